@@ -1,0 +1,31 @@
+"""Strict test settings shared by every test module.
+
+Warnings are errors (see ``filterwarnings`` in pyproject.toml). Exceptions are listed
+here by name, each with the reason it is harmless.
+"""
+
+import os
+
+# Plots in tests never open a window.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax
+import pytest
+
+# Implicit rank promotion hides shape bugs in batched code: make it an error.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+JUSTIFIED_WARNINGS: tuple[str, ...] = (
+    # None yet. Add "ignore:<message regex>:<Category>" entries with a reason.
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for spec in JUSTIFIED_WARNINGS:
+        config.addinivalue_line("filterwarnings", spec)
+
+
+@pytest.fixture
+def key() -> jax.Array:
+    """A fixed PRNG key, so every test is reproducible."""
+    return jax.random.key(0)
