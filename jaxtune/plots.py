@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["grid_vs_random", "samples"]
+__all__ = [
+    "grid_vs_random",
+    "learning_curves",
+    "learning_rates",
+    "metric_vs_hyperparameter",
+    "samples",
+    "sweep_report",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -183,3 +190,107 @@ def grid_vs_random(path: PathLike | None, *, key: jax.Array | None = None, n: in
     fig.suptitle(f"Same budget, {n} trials: random search tries more values of what matters")
     _save(fig, path)
     return fig
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def metric_vs_hyperparameter(
+    results: Any, name: str, path: PathLike | None = None, ax: Axes | None = None
+) -> Figure:
+    """The objective of every trial against one hyperparameter, on that dimension's scale.
+
+    Args:
+        results: a :class:`jaxtune.results.Results`.
+        name: a dimension of the sweep's space.
+        path: where to write the figure; None writes nothing.
+        ax: axes to draw on; None makes a figure.
+
+    Returns:
+        The Figure. Diverged trials are drawn as red crosses at the bottom.
+    """
+    space = Space.from_dict(results.meta["space"])
+    if name not in space:
+        raise ValueError(f"unknown hyperparameter {name!r}; the sweep has {list(space.names)}")
+    fig, ax = _new_axes(ax, figsize=(5.0, 3.8))
+    ok = [
+        t
+        for t in results.trials
+        if t.status == "ok" and t.final.get(results.objective) is not None
+    ]
+    if ok:
+        xs = np.asarray(space.encode([{k: t.hparams[k] for k in space.names} for t in ok])[name])
+        ys = np.array([t.final[results.objective] for t in ok])
+        ax.scatter(xs, ys, s=14, alpha=0.7, edgecolors="none")
+    bad = results.diverged()
+    if bad:
+        xb = np.asarray(space.encode([{k: t.hparams[k] for k in space.names} for t in bad])[name])
+        ax.plot(
+            xb,
+            np.full(len(xb), 0.02),
+            "x",
+            color="C3",
+            transform=ax.get_xaxis_transform(),
+            label=f"diverged ({len(bad)})",
+        )
+        ax.legend(loc="best", fontsize="small")
+    _set_axis(ax, "x", name, space[name])
+    ax.set_ylabel(results.objective)
+    _save(fig, path)
+    return fig
+
+
+def _top_curves(
+    results: Any, k: int, metric: str, path: PathLike | None, ylabel: str, log: bool
+) -> Figure:
+    fig, ax = _new_axes(None, figsize=(6.0, 4.0))
+    for rank, t in enumerate(results.best(k), start=1):
+        values = np.array([np.nan if v is None else v for v in t.curves.get(metric, [])], float)
+        ax.plot(
+            np.arange(1, len(values) + 1), values, marker=".", label=f"#{rank} trial {t.trial}"
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    if ax.lines:
+        ax.legend(fontsize="small")
+    _save(fig, path)
+    return fig
+
+
+def learning_curves(
+    results: Any, k: int = 5, metric: str = "val_loss", path: PathLike | None = None
+) -> Figure:
+    """Per-epoch ``metric`` of the ``k`` best trials (validation loss by default)."""
+    return _top_curves(results, k, metric, path, metric, log=metric.endswith("loss"))
+
+
+def learning_rates(results: Any, k: int = 5, path: PathLike | None = None) -> Figure:
+    """The learning rate each of the ``k`` best trials used at the start of every epoch."""
+    return _top_curves(results, k, "learning_rate", path, "learning rate (log scale)", log=True)
+
+
+def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
+    """Write the standard pictures of a sweep as PNG files into ``out_dir``.
+
+    One ``metric_vs_<name>.png`` per hyperparameter, ``learning_curves.png`` and
+    ``learning_rates.png`` of the ``k`` best trials.
+
+    Returns:
+        The paths written.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for name in results.hyperparameters:
+        path = os.path.join(out_dir, f"metric_vs_{name}.png")
+        metric_vs_hyperparameter(results, name, path)
+        written.append(path)
+    for fname, make in (
+        ("learning_curves.png", learning_curves),
+        ("learning_rates.png", learning_rates),
+    ):
+        path = os.path.join(out_dir, fname)
+        make(results, k, path=path)
+        written.append(path)
+    return written

@@ -1,0 +1,224 @@
+"""The ``jaxtune`` command: run, resume, zoom, show and plot sweeps.
+
+::
+
+    jaxtune sweep [CONFIG.toml] [--trials N] [--dataset digits|synthetic|PATH.npz]
+                  [--out runs/NAME] [--seed S] [--sampler random|grid|quasi_random]
+    jaxtune show runs/NAME [--top K]
+    jaxtune resume runs/NAME
+    jaxtune zoom runs/NAME [--top-k K] [--trials N]
+    jaxtune plot runs/NAME [--out DIR]
+
+Bad input (an unknown key, a bad range, a wrong type, a missing file, an unknown dataset,
+the store of another sweep, a store in use) exits with status 2 and one line naming the
+key or file. See ``examples/sweep.toml`` for a config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "space")
+
+
+class UsageError(Exception):
+    """A bad argument or config value: exit status 2 with one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
+    s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
+    s.add_argument("--trials", type=int, help="number of trials (default 256)")
+    s.add_argument("--dataset", help="digits, synthetic or a path to an .npz with x and y")
+    s.add_argument("--out", help="the sweep's folder (default runs/<dataset>)")
+    s.add_argument("--seed", type=int, help="seed of sampling and training (default 0)")
+    s.add_argument("--sampler", help="random (default), grid or quasi_random")
+    for name, text in (
+        ("show", "print the best trials of a sweep"),
+        ("resume", "finish a sweep that was interrupted"),
+        ("zoom", "run a coarse-to-fine round around the best trials"),
+        ("plot", "write PNG pictures of a sweep"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("store", help="the sweep's folder, e.g. runs/digits")
+        if name == "show":
+            c.add_argument("--top", type=int, default=10, help="rows of the table")
+        if name == "zoom":
+            c.add_argument("--top-k", type=int, default=10, help="best trials to zoom around")
+            c.add_argument("--trials", type=int, help="trials of the new round")
+        if name == "plot":
+            c.add_argument("--out", help="folder for the PNGs (default <store>/plots)")
+    for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
+        c.add_argument("--quiet", action="store_true", help="no progress bar")
+        c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
+    return p
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise UsageError(f"config file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            config = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: not valid TOML: {e}") from None
+    unknown = sorted(set(config) - set(_CONFIG_KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown key {unknown[0]!r}; known: {list(_CONFIG_KEYS)}")
+    return config
+
+
+def _typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = config.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise UsageError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _sweep_from_args(args: argparse.Namespace) -> Any:
+    from jaxtune.space import Space
+    from jaxtune.sweep import Sweep
+    from jaxtune.task import Task, default_space
+
+    config = _read_config(args.config) if args.config else {}
+    where = args.config or "arguments"
+    task_dict = config.get("task", {})
+    if not isinstance(task_dict, dict):
+        raise UsageError(f"{where}: 'task' must be a table")
+    task_dict = dict(task_dict)
+    if args.dataset:
+        task_dict["dataset"] = args.dataset
+    task = Task.from_dict(task_dict)
+    space_spec = config.get("space")
+    if space_spec is not None and not isinstance(space_spec, dict):
+        raise UsageError(f"{where}: 'space' must be a table")
+    space = Space.from_dict(space_spec) if space_spec else default_space()
+    trials = args.trials if args.trials is not None else _typed(config, "trials", int, where)
+    seed = args.seed if args.seed is not None else _typed(config, "seed", int, where)
+    sampler = args.sampler or _typed(config, "sampler", str, where) or "random"
+    dataset_name = Path(task.dataset).stem
+    out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
+    chunk = config.get("chunk_size", "auto")
+    return Sweep(
+        space,
+        task,
+        256 if trials is None else trials,
+        sampler=sampler,
+        seed=0 if seed is None else seed,
+        store=out,
+        chunk_size=chunk,
+        quiet=args.quiet,
+    )
+
+
+def _sweep_from_store(path: str, quiet: bool) -> Any:
+    from jaxtune.store import Store
+    from jaxtune.sweep import Sweep
+    from jaxtune.task import Task
+
+    store = Store.read(path)
+    try:
+        meta = store.meta()
+    finally:
+        store.close()
+    if "function" in meta.get("task", {}):
+        raise UsageError(
+            f"{path}: this sweep trains a Python function ({meta['task']['function']}); "
+            "resume it from Python with the same Sweep(...)"
+        )
+    return Sweep(
+        meta["space"],
+        Task.from_dict(meta["task"]),
+        meta["n_trials"],
+        sampler=meta["sampler"],
+        seed=meta["seed"],
+        store=path,
+        objective=meta.get("objective"),
+        maximize=meta.get("maximize"),
+        quiet=quiet,
+    )
+
+
+def _enable_cache(args: argparse.Namespace) -> None:
+    if getattr(args, "no_cache", True):
+        return
+    from jaxtune import parallel
+
+    default = os.path.join(os.path.expanduser("~"), ".cache", "jaxtune", "xla")
+    parallel.enable_compilation_cache(os.environ.get("JAXTUNE_CACHE_DIR", default))
+
+
+def _setup(args: argparse.Namespace) -> Any:
+    """Everything that reads user input: a mistake here is a usage error (status 2)."""
+    from jaxtune import results as results_mod
+
+    if args.command in ("show", "plot"):
+        return results_mod.load(args.store)
+    if args.command == "sweep":
+        return _sweep_from_args(args)
+    return _sweep_from_store(args.store, args.quiet)
+
+
+def _run(args: argparse.Namespace, target: Any) -> int:
+    if args.command == "show":
+        print(target.summary(args.top))
+        return 0
+    if args.command == "plot":
+        from jaxtune import plots
+
+        for path in plots.sweep_report(target, args.out or os.path.join(args.store, "plots")):
+            print(path)
+        return 0
+    _enable_cache(args)
+    started = time.perf_counter()
+    res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
+    print(res.summary(10))
+    print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jaxtune`` command; returns the exit status."""
+    from jaxtune.store import StoreLockedError
+    from jaxtune.sweep import SweepMismatchError
+
+    args = _parser().parse_args(argv)
+    try:
+        target = _setup(args)
+    except (UsageError, ValueError, TypeError, FileNotFoundError, sqlite3.DatabaseError) as e:
+        print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, target)
+    except (StoreLockedError, SweepMismatchError) as e:
+        print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "jaxtune: interrupted; finished chunks are stored: run 'jaxtune resume' to finish",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""What a sweep found, in forms people read: records, tables, curves, the best trials.
+
+``jaxtune.load("runs/NAME")`` returns :class:`Results`. Everything works from the store
+alone (no JAX program is run); ``to_pandas`` needs the ``jaxtune[results]`` extra.
+Diverged trials are kept apart: they never rank and no NaN reaches a summary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jaxtune.store import Store, TrialRecord
+
+__all__ = ["Results", "load"]
+
+
+def load(path: str | os.PathLike[str]) -> Results:
+    """Read a sweep's store (read-only; safe while the sweep still runs).
+
+    Raises:
+        FileNotFoundError: ``path`` holds no jaxtune sweep.
+    """
+    store = Store.read(path)
+    try:
+        return Results.from_store(store)
+    finally:
+        store.close()
+
+
+def _need_pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'Results.to_pandas needs pandas: pip install "jaxtune[results]"'
+        ) from None
+    return pd
+
+
+@dataclass(frozen=True)
+class Results:
+    """Every finished trial of a sweep, with the sweep's metadata.
+
+    Attributes:
+        trials: the stored trials, by id.
+        meta: the sweep's metadata (space, task, seed, sampler, objective...).
+        rounds: the rounds of a coarse-to-fine search, first to last.
+        path: the store's folder.
+    """
+
+    trials: tuple[TrialRecord, ...]
+    meta: dict[str, Any]
+    rounds: tuple[dict[str, Any], ...]
+    path: str
+
+    @classmethod
+    def from_store(cls, store: Store) -> Results:
+        """Everything a store holds, read once."""
+        return cls(tuple(store.trials()), store.meta(), tuple(store.rounds()), str(store.path))
+
+    # ----------------------------------------------------------------- basics
+
+    @property
+    def objective(self) -> str:
+        """The final metric that ranks trials, e.g. ``"val_accuracy"``."""
+        return self.meta.get("objective", "val_loss")
+
+    @property
+    def maximize(self) -> bool:
+        """Whether a higher objective is better."""
+        return bool(self.meta.get("maximize", False))
+
+    @property
+    def hyperparameters(self) -> list[str]:
+        """Names of the searched dimensions, in the space's order."""
+        return list(self.meta.get("space", {}))
+
+    def to_records(self) -> list[TrialRecord]:
+        """The trials as stored."""
+        return list(self.trials)
+
+    def ok(self) -> list[TrialRecord]:
+        """Trials that finished without diverging."""
+        return [t for t in self.trials if t.status == "ok"]
+
+    def diverged(self) -> list[TrialRecord]:
+        """Trials whose loss turned non-finite (listed apart, never ranked)."""
+        return [t for t in self.trials if t.status != "ok"]
+
+    def best(self, k: int = 1, *, round_: int | None = None) -> list[TrialRecord]:
+        """The ``k`` best non-diverged trials by the objective (ties: lower val_loss).
+
+        Args:
+            k: how many.
+            round_: only this round's trials (default: all rounds).
+        """
+        pool = [
+            t
+            for t in self.ok()
+            if (round_ is None or t.round == round_) and t.final.get(self.objective) is not None
+        ]
+        sign = -1.0 if self.maximize else 1.0
+
+        def key(t: TrialRecord) -> tuple[float, float, int]:
+            loss = t.final.get("val_loss")
+            return (sign * t.final[self.objective], loss if loss is not None else 1e300, t.trial)
+
+        return sorted(pool, key=key)[:k]
+
+    # ----------------------------------------------------------------- tables
+
+    def to_pandas(self) -> Any:
+        """One row per trial, indexed by trial id.
+
+        Columns: each hyperparameter, each final metric (``val_loss``,
+        ``val_accuracy``...), ``status``, ``diverged_epoch``, ``round``, ``group`` and
+        ``wall_time``. Missing metrics (a diverged trial) are NaN here, the pandas way.
+        """
+        pd = _need_pandas()
+        rows = [
+            {
+                "trial": t.trial,
+                **t.hparams,
+                **{k: (float("nan") if v is None else v) for k, v in t.final.items()},
+                "status": t.status,
+                "diverged_epoch": t.diverged_epoch,
+                "round": t.round,
+                "group": t.group,
+                "wall_time": t.wall_time,
+            }
+            for t in self.trials
+        ]
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+
+    def curves(self, metric: str = "val_loss", trials: Sequence[int] | None = None) -> dict:
+        """Per-epoch values of one metric: ``{trial id: [v_1, v_2, ...]}``.
+
+        Epochs a trial did not run are None. Metrics: ``train_loss``, ``val_loss``,
+        ``val_<metric>`` and ``learning_rate``.
+        """
+        wanted = None if trials is None else set(trials)
+        return {
+            t.trial: t.curves.get(metric, [])
+            for t in self.trials
+            if wanted is None or t.trial in wanted
+        }
+
+    def summary(self, k: int = 10) -> str:
+        """The top-``k`` table a person reads, then the diverged trials, as text.
+
+        Columns: rank, trial, hyperparameters, the objective, val_loss, best epoch,
+        status.
+        """
+        names = self.hyperparameters
+        head = ["rank", "trial", *names, self.objective]
+        if self.objective != "val_loss":
+            head.append("val_loss")
+        head += ["best_epoch", "status"]
+        rows = []
+        for rank, t in enumerate(self.best(k), start=1):
+            row = [str(rank), str(t.trial), *(_fmt(t.hparams.get(n)) for n in names)]
+            row.append(_fmt(t.final.get(self.objective)))
+            if self.objective != "val_loss":
+                row.append(_fmt(t.final.get("val_loss")))
+            row += [str(t.final.get("best_epoch", "")), t.status]
+            rows.append(row)
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+        ]
+        lines = [
+            f"{len(self.trials)} trials ({len(self.ok())} ok, {len(self.diverged())} diverged), "
+            f"ranked by {self.objective} ({'higher' if self.maximize else 'lower'} is better)",
+            "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
+        ]
+        lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        bad = self.diverged()
+        if bad:
+            shown = ", ".join(f"{t.trial} (epoch {t.diverged_epoch})" for t in bad[:20])
+            more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+            lines.append(f"diverged: {shown}{more}")
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

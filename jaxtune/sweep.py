@@ -1,0 +1,388 @@
+"""Sweeps: sample a space, group trials by static hyperparameters, run, persist, resume.
+
+:class:`Sweep` is the main job a user runs. It samples the space (random, grid or
+quasi-random), groups the trials by their *static* hyperparameters (mini-batch size and
+optimizer family: one compiled program each), runs every group through
+:func:`jaxtune.parallel.run` and writes each finished chunk to the store
+(:class:`jaxtune.store.Store`) at once. Opening an existing store resumes: the same seed
+regenerates the same samples, finished trials are skipped, the rest run. Each trial's PRNG
+key is ``fold_in(key(seed), trial_id)``, so its numbers do not depend on which other trials
+share its chunk.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxtune import parallel
+from jaxtune.space import Space
+from jaxtune.store import Store, TrialRecord, clean_float
+from jaxtune.task import STATIC, Task, check_space
+from jaxtune.train import History, final_metrics
+
+__all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
+
+SAMPLERS = ("random", "grid", "quasi_random")
+TrainFn = Callable[[Mapping[str, jax.Array], jax.Array], Any]
+
+
+class SweepMismatchError(ValueError):
+    """The store holds another sweep (different space, task, seed or sampler)."""
+
+
+def grid_points(space: Space, n_trials: int) -> int:
+    """The most points per dimension whose full grid has at most ``n_trials`` points."""
+    k = 1
+    while len(next(iter(space.grid(k + 1).values()))) <= n_trials and k < n_trials:
+        k += 1
+    return k
+
+
+class Sweep:
+    """A sweep of ``n_trials`` samples of ``space`` on a task, persisted in ``store``.
+
+    Args:
+        space: the search space (a :class:`jaxtune.Space` or a plain dict).
+        task: the built-in :class:`jaxtune.task.Task` (default: digits, an MLP), or a
+            user's pure ``train(hparams, key)`` returning a
+            :class:`jaxtune.train.History` or a dict of per-trial scalars.
+        n_trials: trials of the first round. For ``"grid"``, the budget: the grid uses
+            the most points per dimension that fit in it.
+        sampler: ``"random"``, ``"grid"`` or ``"quasi_random"``.
+        seed: seed of sampling and of every trial's key.
+        store: the sweep's folder, e.g. ``"runs/digits"``.
+        chunk_size: passed to :func:`jaxtune.parallel.run`.
+        objective: the final metric that ranks trials. Default: ``val_accuracy`` for
+            classification, ``val_loss`` otherwise (and for a user function).
+        maximize: whether higher is better. Default: True for accuracy.
+        quiet: no progress bar. It is also off when stderr is not a terminal.
+
+    Example:
+        >>> import tempfile, jaxtune
+        >>> from jaxtune.task import Task
+        >>> space = jaxtune.Space(learning_rate=jaxtune.LogUniform(1e-2, 1.0))
+        >>> sweep = Sweep(
+        ...     space,
+        ...     Task(dataset="synthetic", epochs=1),
+        ...     n_trials=4,
+        ...     store=tempfile.mkdtemp(),
+        ...     quiet=True,
+        ... )
+        >>> results = sweep.run()
+        >>> len(results.to_records())
+        4
+    """
+
+    def __init__(
+        self,
+        space: Space | Mapping[str, Any],
+        task: Task | TrainFn | None = None,
+        n_trials: int = 64,
+        *,
+        sampler: str = "random",
+        seed: int = 0,
+        store: str = "runs/sweep",
+        chunk_size: int | str | None = "auto",
+        objective: str | None = None,
+        maximize: bool | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.space = space if isinstance(space, Space) else Space.from_dict(space)
+        self.task = Task() if task is None else task
+        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+            raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.sampler, self.seed, self.path = sampler, seed, store
+        self.chunk_size = chunk_size
+        self.quiet = quiet
+        self._data = None
+        self._trainers: dict[tuple[str, int], Any] = {}
+        if isinstance(self.task, Task):
+            self._data = self.task.load_data()
+            check_space(self.space, self.task, self._data.x_train.shape[0])
+            classification = self._data.task == "classification"
+        elif callable(self.task):
+            classification = False
+        else:
+            raise TypeError(f"task must be a jaxtune Task or a callable, got {self.task!r}")
+        self.objective = objective or ("val_accuracy" if classification else "val_loss")
+        self.maximize = maximize if maximize is not None else self.objective.endswith("accuracy")
+        self.n_trials = n_trials
+        if sampler == "grid":
+            self.n_trials = len(
+                next(iter(self.space.grid(grid_points(self.space, n_trials)).values()))
+            )
+
+    # ----------------------------------------------------------------- metadata
+
+    def _meta(self) -> dict[str, Any]:
+        task = (
+            self.task.to_dict() if isinstance(self.task, Task) else {"function": _name(self.task)}
+        )
+        return {
+            "space": self.space.to_dict(),
+            "task": task,
+            "seed": self.seed,
+            "sampler": self.sampler,
+            "n_trials": self.n_trials,
+            "objective": self.objective,
+            "maximize": self.maximize,
+        }
+
+    def _check_or_write_meta(self, store: Store) -> None:
+        meta, mine = store.meta(), self._meta()
+        if not meta:
+            from jaxtune import __version__
+
+            store.set_meta(
+                **mine,
+                versions={"jaxtune": __version__, "jax": jax.__version__},
+                devices=[str(d) for d in jax.devices()],
+                created=time.time(),
+            )
+            store.add_round(
+                0,
+                space=mine["space"],
+                n_trials=self.n_trials,
+                sampler=self.sampler,
+                seed=self.seed,
+            )
+            return
+        for key in ("space", "task", "seed", "sampler", "n_trials"):
+            if meta.get(key) != mine[key]:
+                raise SweepMismatchError(
+                    f"store {str(store.path)!r} holds another sweep: its {key} is "
+                    f"{meta.get(key)!r}, this sweep's is {mine[key]!r}"
+                )
+
+    # ----------------------------------------------------------------- sampling
+
+    def samples(self, round_space: Space, n: int, round_: int) -> dict[str, jax.Array]:
+        """The samples of one round: a pure function of the seed and the round."""
+        if self.sampler == "random":
+            key = jax.random.fold_in(jax.random.key(self.seed), round_)
+            return round_space.random(key, n)
+        if self.sampler == "quasi_random":
+            return round_space.quasi_random(n, seed=self.seed * 1000 + round_)
+        grid = round_space.grid(grid_points(round_space, n))
+        return {k: v[:n] for k, v in grid.items()}
+
+    # ----------------------------------------------------------------- running
+
+    def run(self) -> Any:
+        """Run every round's unfinished trials; return :class:`jaxtune.results.Results`."""
+        from jaxtune.results import Results
+
+        with Store.open(self.path) as store:
+            self._check_or_write_meta(store)
+            for info in store.rounds():
+                self._run_round(store, info)
+            return Results.from_store(store)
+
+    def zoom(self, top_k: int = 10, n_trials: int | None = None, margin: float = 0.1) -> Any:
+        """Run a coarse-to-fine round around the ``top_k`` best trials of the last round.
+
+        The new round's space is ``space.zoom(best points, margin)`` of the last round's
+        space (see :meth:`jaxtune.Space.zoom`); it is stored, so a resumed sweep redoes
+        exactly this round.
+
+        Returns:
+            :class:`jaxtune.results.Results` of the whole sweep.
+        """
+        from jaxtune.results import Results
+
+        if not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        with Store.open(self.path) as store:
+            self._check_or_write_meta(store)
+            for info in store.rounds():
+                self._run_round(store, info)
+            last = store.rounds()[-1]
+            last_space = Space.from_dict(last["space"])
+            best = Results.from_store(store).best(top_k, round_=last["round"])
+            if not best:
+                raise ValueError("zoom: the last round has no finished, non-diverged trial")
+            points = last_space.encode([{k: r.hparams[k] for k in last_space.names} for r in best])
+            new_space = last_space.zoom(points, margin=margin)
+            n = n_trials or last["n_trials"]
+            store.add_round(
+                last["round"] + 1,
+                space=new_space.to_dict(),
+                n_trials=n,
+                sampler=self.sampler,
+                seed=self.seed,
+            )
+            self._run_round(store, store.rounds()[-1])
+            return Results.from_store(store)
+
+    def _run_round(self, store: Store, info: Mapping[str, Any]) -> None:
+        space = Space.from_dict(info["space"])
+        n, first, round_ = info["n_trials"], info["first_trial"], info["round"]
+        samples = self.samples(space, n, round_)
+        decoded = space.decode(samples)
+        done = store.finished_trials(round_)
+        todo = [i for i in range(n) if first + i not in done]
+        if not todo:
+            return
+        base = jax.random.key(self.seed)
+        ids = np.arange(first, first + n)
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(ids))
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in todo:
+            groups.setdefault(self._group_of(space, decoded[i]), []).append(i)
+        bar = _progress(len(todo), f"round {round_}", self.quiet or not sys.stderr.isatty())
+        best = [None]
+        try:
+            for group, idx in groups.items():
+                label = (
+                    ",".join(f"{k}={v}" for k, v in zip(STATIC, group, strict=False))
+                    if group
+                    else ""
+                )
+                fn = self._fn(space, group)
+                names = [
+                    k for k in space.names if not (isinstance(self.task, Task) and k in STATIC)
+                ]
+                hp = {k: np.asarray(samples[k])[idx] for k in names}
+                started = [time.perf_counter()]
+
+                def persist(done_, total, chunk, idx=idx, label=label, started=started, fn=fn):
+                    now = time.perf_counter()
+                    trials = idx[chunk.start : chunk.stop]
+                    wall = (now - started[0]) / max(len(trials), 1)
+                    started[0] = now
+                    records = self._records(
+                        fn, chunk.outputs, trials, decoded, first, round_, label, wall
+                    )
+                    store.write_trials(records)
+                    for r in records:
+                        v = r.final.get(self.objective)
+                        if (
+                            r.status == "ok"
+                            and v is not None
+                            and (best[0] is None or (v > best[0]) == self.maximize)
+                        ):
+                            best[0] = v
+                    if bar is not None:
+                        bar.set_postfix_str(f"{label or 'all'} best {self.objective}={best[0]}")
+                        bar.update(len(trials))
+
+                parallel.run(
+                    fn, hp, keys[np.asarray(idx)], chunk_size=self.chunk_size, on_chunk=persist
+                )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _group_of(self, space: Space, trial: Mapping[str, Any]) -> tuple[Any, ...]:
+        if not isinstance(self.task, Task):
+            return ()
+        return self.task.static_values(space, dict(trial))
+
+    def _fn(self, space: Space, group: tuple[Any, ...]) -> TrainFn:
+        if not isinstance(self.task, Task):
+            return self.task
+        key = (space.to_json(), *group)
+        if key not in self._trainers:
+            self._trainers[key] = self.task.make_trainer(space, self._data, *group)
+        return self._trainers[key]
+
+    def _records(
+        self, fn, outputs, trials, decoded, first, round_, label, wall
+    ) -> list[TrialRecord]:
+        if isinstance(outputs, History):
+            metric = getattr(fn, "metric_name", "metric")
+            return self._history_records(
+                metric, outputs, trials, decoded, first, round_, label, wall
+            )
+        flat = {k: np.asarray(v) for k, v in dict(outputs).items()}
+        records = []
+        for j, i in enumerate(trials):
+            final = {k: clean_float(np.mean(v[j])) for k, v in flat.items()}
+            ok = all(v is not None for v in final.values())
+            records.append(
+                TrialRecord(
+                    first + i,
+                    round_,
+                    label,
+                    decoded[i],
+                    "ok" if ok else "diverged",
+                    0,
+                    final,
+                    {},
+                    wall,
+                )
+            )
+        return records
+
+    def _history_records(
+        self, metric, hist, trials, decoded, first, round_, label, wall
+    ) -> list[TrialRecord]:
+        seeds = hist.val_loss.ndim == 3
+        final = final_metrics(
+            hist, maximize_metric=metric == "accuracy", seed_axis=1 if seeds else None
+        )
+        final = {k: np.asarray(v) for k, v in final.items()}
+        curves = {
+            "train_loss": hist.train_loss,
+            "val_loss": hist.val_loss,
+            f"val_{metric}": hist.val_metric,
+            "learning_rate": hist.learning_rate,
+        }
+        curves = {k: np.asarray(v) for k, v in curves.items()}
+        if seeds:  # average curves over seeds
+            curves = {
+                k: np.nanmean(v, axis=1) if np.isfinite(v).any() else v[:, 0]
+                for k, v in curves.items()
+            }
+        records = []
+        for j, i in enumerate(trials):
+            diverged = bool(final["diverged"][j])
+            row = {
+                "val_loss": clean_float(final["val_loss"][j]),
+                f"val_{metric}": clean_float(final["val_metric"][j]),
+                "train_loss": clean_float(final["train_loss"][j]),
+                "best_epoch": int(final["best_epoch"][j]),
+                "epochs_completed": int(final["epochs_completed"][j]),
+            }
+            if seeds:
+                row[f"val_{metric}_std"] = clean_float(final["val_metric_std"][j])
+                row["val_loss_std"] = clean_float(final["val_loss_std"][j])
+            records.append(
+                TrialRecord(
+                    trial=first + i,
+                    round=round_,
+                    group=label,
+                    hparams=decoded[i],
+                    status="diverged" if diverged else "ok",
+                    diverged_epoch=int(np.max(np.asarray(hist.diverged_epoch[j]))),
+                    final=row,
+                    curves={k: [clean_float(x) for x in v[j]] for k, v in curves.items()},
+                    wall_time=wall,
+                )
+            )
+        return records
+
+
+def _name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _progress(total: int, desc: str, disable: bool) -> Any:
+    if disable:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # progress is a nicety: without tqdm, run quietly
+        return None
+    return tqdm(total=total, desc=desc, unit="trial", dynamic_ncols=True)

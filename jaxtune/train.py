@@ -1,0 +1,406 @@
+"""The built-in supervised trainer: one pure ``train(hparams, key)`` per static config.
+
+:func:`make_train` takes the *static* configuration (dataset, model, optimizer family,
+mini-batch size, largest epoch count) and returns a :class:`Trainer`, a pure function
+``trainer(hparams, key) -> History`` of one trial's *traced* numbers. The whole training,
+mini-batching included, runs under ``jit`` as ``lax.scan`` over epochs and steps, so
+:func:`jaxtune.parallel.run` batches hundreds of trials into one program.
+
+The three kinds of hyperparameter (see the design note):
+
+- traced: ``learning_rate``, ``momentum``, ``b1``, ``b2``, ``eps``, ``weight_decay``,
+  ``rms_decay``, ``decay_system`` (an index into ``decay_systems``), ``decay_rate`` (d),
+  ``decay_base``, ``decay_k`` (:mod:`jaxtune.optimizers`);
+- masked: ``hidden`` and ``layers`` (for :class:`jaxtune.models.MLP`, padded to the
+  largest value and masked) and ``epochs`` (the program runs ``max_epochs``; a trial stops
+  updating after its own last epoch, so it equals a separate run of that length);
+- static: ``batch_size``, ``optimizer``, the model: arguments of :func:`make_train`.
+
+A trial whose loss or parameters turn non-finite stops updating from that step on
+(parameters frozen at their last finite values) and is marked diverged at that epoch.
+Every trial is computed independently, so a diverging lane never changes another's numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtune import optimizers
+from jaxtune.datasets import Dataset, batch_indices
+from jaxtune.models import MLP, Model
+
+__all__ = ["History", "TrainState", "Trainer", "final_metrics", "make_train"]
+
+LossFn = Callable[[jax.Array, jax.Array], jax.Array]  # (outputs, targets) -> (batch,)
+
+ARCH_KEYS = ("hidden", "layers")
+
+
+class TrainState(NamedTuple):
+    """Everything needed to continue one trial's training. Shapes are per trial."""
+
+    params: Any  # the model's parameter pytree
+    opt_state: optax.OptState  # chain(inject_hyperparams state, scale_by_schedule state)
+    epoch: jax.Array  # () int32: epochs the program has run (active or not)
+    key: jax.Array  # () PRNG key: the data order of epoch e is fold_in(key, e)
+    diverged_epoch: jax.Array  # () int32: 1-based epoch of divergence, 0 if none
+
+
+class History(NamedTuple):
+    """Per-epoch record of one trial. Epoch axis E = epochs run by the program.
+
+    An epoch the trial did not complete (after its own last epoch, or from its
+    divergence on) holds NaN in every metric: use :func:`final_metrics` for summaries.
+    With ``seeds_per_trial > 1`` every field has a leading seed axis.
+    """
+
+    train_loss: jax.Array  # (E,) mean mini-batch loss of the epoch
+    val_loss: jax.Array  # (E,) validation loss after the epoch
+    val_metric: jax.Array  # (E,) accuracy (classification) or MSE (regression)
+    learning_rate: jax.Array  # (E,) rate used at the epoch's first step
+    epochs: jax.Array  # () int32: epochs this trial asked for
+    diverged_epoch: jax.Array  # () int32: 1-based epoch of divergence, 0 if none
+
+
+def _cross_entropy(outputs: jax.Array, y: jax.Array) -> jax.Array:
+    return optax.softmax_cross_entropy_with_integer_labels(outputs, y)
+
+
+def _accuracy(outputs: jax.Array, y: jax.Array) -> jax.Array:
+    return (jnp.argmax(outputs, axis=-1) == y).astype(jnp.float32)
+
+
+def _squared_error(outputs: jax.Array, y: jax.Array) -> jax.Array:
+    return jnp.mean((outputs - y) ** 2, axis=-1)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def _select(pred: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """A pure trainer for one static configuration. Call it, or use its pieces.
+
+    ``trainer(hparams, key)`` trains from scratch and returns a :class:`History`.
+    ``trainer.init`` and ``trainer.run`` split that in two, so the state can be taken
+    after any epoch, saved, changed (:func:`jaxtune.set_hyperparams` on
+    ``state.opt_state``, i.e. manual decay) and resumed.
+
+    Build it with :func:`make_train`.
+    """
+
+    data: Dataset
+    model: Model
+    optimizer: str
+    batch_size: int
+    max_epochs: int
+    loss_fn: LossFn
+    metric_fn: LossFn
+    metric_name: str
+    arch_keys: tuple[str, ...]
+    decay_systems: tuple[str, ...]
+    piecewise_boundaries: tuple[int, ...]
+    piecewise_scales: tuple[float, ...]
+    seeds_per_trial: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Mini-batches per epoch (the remainder of the training set is dropped)."""
+        return self.data.x_train.shape[0] // self.batch_size
+
+    def _optimizer(self, hparams: Mapping[str, Any]) -> optax.GradientTransformation:
+        return optimizers.make_optimizer(
+            self.optimizer,
+            hparams,
+            self.steps_per_epoch,
+            systems=self.decay_systems,
+            boundaries=self.piecewise_boundaries,
+            scales=self.piecewise_scales,
+        )
+
+    def _arch(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: hparams[k] for k in self.arch_keys if k in hparams}
+
+    def _check_names(self, hparams: Mapping[str, Any]) -> None:
+        # Names are static even when values are traced: a typo would otherwise train
+        # silently with a default value.
+        known = {*optimizers.HYPERPARAMS, *self.arch_keys, "epochs"}
+        unknown = sorted(set(hparams) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown hyperparameters {unknown} for this trainer; known: {sorted(known)}"
+            )
+
+    def init(self, hparams: Mapping[str, Any], key: jax.Array) -> TrainState:
+        """A fresh state for one trial: parameters drawn from ``key``, epoch 0."""
+        self._check_names(hparams)
+        init_key, data_key = jax.random.split(key)
+        params = self.model.init(init_key, self.data.x_train[:1], **self._arch(hparams))
+        opt_state = self._optimizer(hparams).init(params)
+        zero = jnp.zeros((), jnp.int32)
+        return TrainState(params, opt_state, zero, data_key, zero)
+
+    def _loss(self, params, hparams, x, y):
+        out = self.model.apply(params, x, **self._arch(hparams))
+        return jnp.mean(self.loss_fn(out, y))
+
+    def _evaluate(self, params, hparams) -> tuple[jax.Array, jax.Array]:
+        out = self.model.apply(params, self.data.x_val, **self._arch(hparams))
+        y = self.data.y_val
+        return jnp.mean(self.loss_fn(out, y)), jnp.mean(self.metric_fn(out, y))
+
+    def run(
+        self, state: TrainState, hparams: Mapping[str, Any], num_epochs: int
+    ) -> tuple[TrainState, History]:
+        """Train ``num_epochs`` (static) more epochs from ``state``.
+
+        Epochs past the trial's own ``epochs`` hyperparameter (default ``max_epochs``)
+        leave the state unchanged, so the history of a 5-epoch trial inside a 10-epoch
+        program equals a separate 5-epoch run. Pure; jit and vmap it freely.
+
+        Args:
+            state: where to continue from (see :meth:`init`).
+            hparams: the trial's numbers (traced or concrete).
+            num_epochs: epochs to run (static).
+
+        Returns:
+            The new state and the :class:`History` of these epochs.
+        """
+        self._check_names(hparams)
+        epochs = jnp.asarray(hparams.get("epochs", self.max_epochs), jnp.int32)
+        opt = self._optimizer(hparams)
+        factor = optimizers.decay_factor(
+            hparams,
+            self.steps_per_epoch,
+            systems=self.decay_systems,
+            boundaries=self.piecewise_boundaries,
+            scales=self.piecewise_scales,
+        )
+        grad_fn = jax.value_and_grad(self._loss)
+        x, y = self.data.x_train, self.data.y_train
+        nan = jnp.asarray(jnp.nan, jnp.float32)
+
+        def step(carry, idx):
+            params, opt_state, ok, loss_sum, steps_done = carry
+            loss, grads = grad_fn(params, hparams, x[idx], y[idx])
+            updates, new_opt = opt.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            finite = jnp.isfinite(loss) & _all_finite(new_params)
+            apply = ok & finite
+            params = _select(apply, new_params, params)
+            opt_state = _select(apply, new_opt, opt_state)
+            loss_sum = loss_sum + jnp.where(apply, loss, 0.0)
+            return (params, opt_state, apply, loss_sum, steps_done + apply), None
+
+        def epoch(state: TrainState, _):
+            e = state.epoch  # 0-based index of the epoch about to run
+            active = (e < epochs) & (state.diverged_epoch == 0)
+            lr = optimizers.learning_rate_at(state.opt_state, factor)
+            idx = batch_indices(jax.random.fold_in(state.key, e), x.shape[0], self.batch_size)
+            zero = jnp.zeros((), jnp.float32)
+            init = (state.params, state.opt_state, active, zero, jnp.zeros((), jnp.int32))
+            (params, opt_state, ok, loss_sum, done), _ = jax.lax.scan(step, init, idx)
+            diverged = active & ~ok
+            completed = active & ok
+            val_loss, val_metric = self._evaluate(params, hparams)
+            record = History(
+                train_loss=jnp.where(completed, loss_sum / jnp.maximum(done, 1), nan),
+                val_loss=jnp.where(completed, val_loss, nan),
+                val_metric=jnp.where(completed, val_metric, nan),
+                learning_rate=jnp.where(active, lr, nan),
+                epochs=epochs,
+                diverged_epoch=jnp.where(diverged, e + 1, state.diverged_epoch),
+            )
+            # An inactive epoch advances the program's epoch index (so the data order of
+            # a resumed run stays aligned) and changes nothing else: the scan above
+            # applied no update when ``active`` was false.
+            new_state = TrainState(params, opt_state, e + 1, state.key, record.diverged_epoch)
+            return new_state, record
+
+        state, hist = jax.lax.scan(epoch, state, None, length=num_epochs)
+        hist = hist._replace(epochs=epochs, diverged_epoch=state.diverged_epoch)
+        return state, hist
+
+    def train_one(self, hparams: Mapping[str, Any], key: jax.Array) -> History:
+        """Train one seed of one trial from scratch for ``max_epochs``."""
+        state = self.init(hparams, key)
+        return self.run(state, hparams, self.max_epochs)[1]
+
+    def __call__(self, hparams: Mapping[str, Any], key: jax.Array) -> History:
+        """Train one trial from scratch; with several seeds, a leading seed axis."""
+        if self.seeds_per_trial == 1:
+            return self.train_one(hparams, key)
+        keys = jax.random.split(key, self.seeds_per_trial)
+        return jax.vmap(self.train_one, in_axes=(None, 0))(hparams, keys)
+
+
+def make_train(
+    data: Dataset,
+    model: Model | None = None,
+    *,
+    optimizer: str = "momentum",
+    batch_size: int = 64,
+    max_epochs: int = 10,
+    loss_fn: LossFn | None = None,
+    metric_fn: LossFn | None = None,
+    metric_name: str | None = None,
+    arch_keys: Sequence[str] | None = None,
+    decay_systems: Sequence[str] = optimizers.DECAY_SYSTEMS,
+    piecewise_boundaries: Sequence[int] | None = None,
+    piecewise_scales: Sequence[float] | None = None,
+    seeds_per_trial: int = 1,
+) -> Trainer:
+    """Build a pure trainer for one static configuration.
+
+    Args:
+        data: a :class:`jaxtune.datasets.Dataset` held on device.
+        model: a :class:`jaxtune.models.Model` (a linen module or :func:`as_model` pair).
+            Default: ``MLP(max_hidden=64, max_layers=2)`` with the data's output width.
+        optimizer: the family, one of :data:`jaxtune.optimizers.FAMILIES`.
+        batch_size: mini-batch size, in ``[1, n_train]``.
+        max_epochs: epochs the program runs; each trial's ``epochs`` must not exceed it.
+        loss_fn: ``(outputs, targets) -> (batch,)`` per-example loss. Default: softmax
+            cross-entropy (classification) or squared error (regression).
+        metric_fn: ``(outputs, targets) -> (batch,)`` per-example validation metric.
+            Default: accuracy (classification) or squared error (regression).
+        metric_name: its name in results. Default ``"accuracy"`` or ``"mse"``.
+        arch_keys: hyperparameters passed to the model as keyword arguments. Default
+            ``("hidden", "layers")`` for :class:`jaxtune.models.MLP`, none otherwise.
+        decay_systems: the systems a trial's ``decay_system`` index refers to.
+        piecewise_boundaries: epochs of the ``"piecewise"`` system. Default: half and
+            three quarters of ``max_epochs``.
+        piecewise_scales: its factors. Default ``(0.1, 0.1)``.
+        seeds_per_trial: seeds trained per trial (batched too).
+
+    Returns:
+        A :class:`Trainer`: ``trainer(hparams, key) -> History``.
+
+    Example:
+        >>> import jax, jaxtune
+        >>> data = jaxtune.datasets.synthetic(n=256, seed=0)
+        >>> trainer = make_train(data, batch_size=32, max_epochs=3)
+        >>> hist = trainer({"learning_rate": 0.1, "hidden": 16, "layers": 1}, jax.random.key(0))
+        >>> hist.val_loss.shape, bool(hist.val_loss[-1] < hist.val_loss[0])
+        ((3,), True)
+    """
+    classification = data.task == "classification"
+    if model is None:
+        model = MLP(max_hidden=64, max_layers=2, n_out=data.n_out)
+    if not (hasattr(model, "init") and hasattr(model, "apply")):
+        raise TypeError(f"model must have init and apply (a jaxtune.models.Model), got {model!r}")
+    if optimizer not in optimizers.FAMILIES:
+        raise ValueError(
+            f"optimizer must be one of {sorted(optimizers.FAMILIES)}, got {optimizer!r}"
+        )
+    n_train = data.x_train.shape[0]
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= n_train:
+        raise ValueError(f"batch_size must be an integer in [1, {n_train}], got {batch_size!r}")
+    if not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
+    if not isinstance(seeds_per_trial, int) or seeds_per_trial < 1:
+        raise ValueError(f"seeds_per_trial must be an integer >= 1, got {seeds_per_trial!r}")
+    decay_systems = tuple(decay_systems)
+    unknown = sorted(set(decay_systems) - set(optimizers.DECAY_SYSTEMS))
+    if unknown or not decay_systems:
+        raise ValueError(
+            f"decay_systems must be among {list(optimizers.DECAY_SYSTEMS)}, got {unknown or []}"
+        )
+    if piecewise_boundaries is None:
+        piecewise_boundaries = (max(max_epochs // 2, 1), max(3 * max_epochs // 4, 1))
+    if piecewise_scales is None:
+        piecewise_scales = (0.1,) * len(piecewise_boundaries)
+    if arch_keys is None:
+        arch_keys = ARCH_KEYS if isinstance(model, MLP) else ()
+    return Trainer(
+        data=data,
+        model=model,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        loss_fn=loss_fn or (_cross_entropy if classification else _squared_error),
+        metric_fn=metric_fn or (_accuracy if classification else _squared_error),
+        metric_name=metric_name or ("accuracy" if classification else "mse"),
+        arch_keys=tuple(arch_keys),
+        decay_systems=decay_systems,
+        piecewise_boundaries=tuple(piecewise_boundaries),
+        piecewise_scales=tuple(piecewise_scales),
+        seeds_per_trial=seeds_per_trial,
+    )
+
+
+def final_metrics(
+    history: History, *, maximize_metric: bool = True, seed_axis: int | None = None
+) -> dict[str, jax.Array]:
+    """Summary numbers of a (possibly batched) history, with no NaN.
+
+    The final values are those of the last epoch the trial completed: its own ``epochs``
+    for a healthy trial, the last epoch before its divergence for a diverged one. A trial
+    that completed no epoch gets losses ``inf`` and the worst metric (``-inf`` when
+    higher is better, ``inf`` otherwise): it is marked ``diverged``; rank it last.
+
+    Args:
+        history: a :class:`History`, with any leading (trial, seed) axes.
+        maximize_metric: whether a higher ``val_metric`` is better (accuracy: yes).
+        seed_axis: the axis of ``history``'s leading axes that holds seeds; if given,
+            losses and metric are averaged over it and ``*_std`` entries added, and a
+            trial counts as diverged when any of its seeds diverged.
+
+    Returns:
+        ``val_loss``, ``val_metric``, ``train_loss``, ``best_epoch`` (1-based, lowest
+        validation loss), ``epochs_completed`` and ``diverged``, each with the leading
+        axes of ``history``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> nan = jnp.nan
+        >>> h = History(
+        ...     train_loss=jnp.array([1.0, 0.5, nan]),
+        ...     val_loss=jnp.array([1.2, 0.7, nan]),
+        ...     val_metric=jnp.array([0.6, 0.8, nan]),
+        ...     learning_rate=jnp.array([0.1, 0.1, nan]),
+        ...     epochs=jnp.array(2),
+        ...     diverged_epoch=jnp.array(0),
+        ... )
+        >>> m = final_metrics(h)
+        >>> float(m["val_loss"]), float(m["val_metric"]), int(m["best_epoch"])
+        (0.7, 0.8, 2)
+    """
+    completed = jnp.isfinite(history.val_loss)
+    n_done = jnp.sum(completed, axis=-1)
+    last = jnp.maximum(n_done - 1, 0)
+    worst_metric = -jnp.inf if maximize_metric else jnp.inf
+
+    def at_last(x, fill):
+        value = jnp.take_along_axis(x, last[..., None], axis=-1)[..., 0]
+        return jnp.where(n_done > 0, value, fill)
+
+    out = {
+        "val_loss": at_last(history.val_loss, jnp.inf),
+        "val_metric": at_last(history.val_metric, worst_metric),
+        "train_loss": at_last(history.train_loss, jnp.inf),
+        "best_epoch": jnp.where(
+            n_done > 0, jnp.argmin(jnp.where(completed, history.val_loss, jnp.inf), axis=-1) + 1, 0
+        ),
+        "epochs_completed": n_done,
+        "diverged": history.diverged_epoch > 0,
+    }
+    if seed_axis is not None:
+        for name in ("val_loss", "val_metric", "train_loss"):
+            out[f"{name}_std"] = jnp.std(out[name], axis=seed_axis)
+            out[name] = jnp.mean(out[name], axis=seed_axis)
+        out["best_epoch"] = jnp.max(out["best_epoch"], axis=seed_axis)
+        out["epochs_completed"] = jnp.min(out["epochs_completed"], axis=seed_axis)
+        out["diverged"] = jnp.any(out["diverged"], axis=seed_axis)
+    return out
