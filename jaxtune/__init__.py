@@ -6,10 +6,30 @@ over a leading "trial" axis. The layers, each usable alone:
 - :mod:`jaxtune.schedules`: learning-rate decay schedules whose every argument may be traced.
 - :mod:`jaxtune.space`: search spaces on the right scale; random, grid, quasi-random
   sampling and coarse-to-fine zoom.
+- :mod:`jaxtune.parallel`: run any pure ``fn(hparams, key)`` over many trials at once
+  (vmap, chunks, devices).
+- :mod:`jaxtune.datasets`, :mod:`jaxtune.models`, :mod:`jaxtune.optimizers`,
+  :mod:`jaxtune.train`: the built-in trainer, every hyperparameter traced or masked.
+- :mod:`jaxtune.sweep`, :mod:`jaxtune.store`, :mod:`jaxtune.results`: sweeps that
+  persist every finished chunk, resume after a crash, and report what they found.
 - :mod:`jaxtune.plots`: pictures of samples and sweeps (needs ``jaxtune[plots]``).
 """
 
-from jaxtune import plots, schedules, space
+from jaxtune import (
+    datasets,
+    models,
+    optimizers,
+    parallel,
+    plots,
+    results,
+    schedules,
+    space,
+    store,
+    sweep,
+    task,
+    train,
+)
+from jaxtune.results import Results, load
 from jaxtune.schedules import (
     constant_schedule,
     exponential_decay,
@@ -31,6 +51,9 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
+from jaxtune.sweep import Sweep
+from jaxtune.task import Task
+from jaxtune.train import History, make_train
 
 __version__ = "0.1.0"
 
@@ -39,21 +62,36 @@ __all__ = [
     "Choice",
     "Dimension",
     "Fixed",
+    "History",
     "IntUniform",
     "LogUniform",
     "OneMinusLogUniform",
+    "Results",
     "Space",
+    "Sweep",
+    "Task",
     "Uniform",
     "__version__",
     "constant_schedule",
+    "datasets",
     "exponential_decay",
     "inverse_time_decay",
+    "load",
+    "make_train",
+    "models",
+    "optimizers",
+    "parallel",
     "piecewise_decay",
     "plots",
+    "results",
     "schedules",
     "set_hyperparams",
     "space",
     "sqrt_epoch_decay",
     "sqrt_step_decay",
+    "store",
+    "sweep",
     "switch_schedule",
+    "task",
+    "train",
 ]

@@ -147,6 +147,7 @@ def _sweep_from_store(path: str, quiet: bool) -> Any:
         sampler=meta["sampler"],
         seed=meta["seed"],
         store=path,
+        chunk_size=meta.get("chunk_size", "auto"),
         objective=meta.get("objective"),
         maximize=meta.get("maximize"),
         quiet=quiet,

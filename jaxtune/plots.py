@@ -274,7 +274,7 @@ def learning_rates(results: Any, k: int = 5, path: PathLike | None = None) -> Fi
 def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     """Write the standard pictures of a sweep as PNG files into ``out_dir``.
 
-    One ``metric_vs_<name>.png`` per hyperparameter, ``learning_curves.png`` and
+    One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter, ``learning_curves.png`` and
     ``learning_rates.png`` of the ``k`` best trials.
 
     Returns:
@@ -282,7 +282,10 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     """
     os.makedirs(out_dir, exist_ok=True)
     written = []
+    space = Space.from_dict(results.meta["space"])
     for name in results.hyperparameters:
+        if space[name].kind == "fixed":  # nothing was searched
+            continue
         path = os.path.join(out_dir, f"metric_vs_{name}.png")
         metric_vs_hyperparameter(results, name, path)
         written.append(path)

@@ -115,7 +115,7 @@ class Store:
         >>> import tempfile
         >>> with Store.open(tempfile.mkdtemp() + "/demo") as store:
         ...     store.set_meta(seed=0)
-        ...     store.add_round(0, space={}, n_trials=1, sampler="random", seed=0)
+        ...     first = store.add_round(0, space={}, n_trials=1, sampler="random", seed=0)
         ...     store.write_trials(
         ...         [TrialRecord(0, 0, "", {"lr": 0.1}, "ok", 0, {"val_loss": 0.5})]
         ...     )

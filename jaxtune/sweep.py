@@ -137,6 +137,9 @@ class Sweep:
             "n_trials": self.n_trials,
             "objective": self.objective,
             "maximize": self.maximize,
+            # Not part of the sweep's identity, but a resumed run that batches trials the
+            # same way reproduces the uninterrupted one exactly (lanes are independent).
+            "chunk_size": self.chunk_size,
         }
 
     def _check_or_write_meta(self, store: Store) -> None:

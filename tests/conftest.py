@@ -29,3 +29,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def key() -> jax.Array:
     """A fixed PRNG key, so every test is reproducible."""
     return jax.random.key(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small 3-class dataset file (x, y), so sweep tests train in milliseconds."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 6)) * 2.0
+    y = rng.integers(0, 3, 300)
+    x = centers[y] + rng.normal(size=(300, 6))
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x=x.astype(np.float32), y=y)
+    return str(path)

@@ -1,0 +1,193 @@
+"""Tests for the jaxtune command: kill and resume, the lock, and bad input (status 2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jaxtune
+from jaxtune.cli import main
+from jaxtune.store import Store
+
+SPACE = """
+[space]
+learning_rate = { type = "log_uniform", low = 0.01, high = 0.5 }
+momentum = { type = "one_minus_log_uniform", low = 0.5, high = 0.95 }
+hidden = { type = "int_uniform", low = 4, high = 32 }
+epochs = { type = "int_uniform", low = 10, high = 20 }
+batch_size = 8
+"""
+
+
+def _config(tmp_path: Path, npz: str, body: str = SPACE, head: str = "") -> str:
+    path = tmp_path / "sweep.toml"
+    path.write_text(
+        f'trials = 40\nseed = 3\nchunk_size = 4\n{head}\n[task]\ndataset = "{npz}"\n{body}'
+    )
+    return str(path)
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxtune.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+def _kill_when(out: Path, proc: subprocess.Popen, at_least: int, extra_wait: float) -> int:
+    db = out / "sweep.db"
+    deadline = time.monotonic() + 240
+    while _count(db) < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.005)
+    time.sleep(extra_wait)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()  # reap it and close its pipes
+    return _count(db)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_npz) -> jaxtune.Results:
+    """The same sweep, never interrupted."""
+    tmp = tmp_path_factory.mktemp("ref")
+    out = tmp / "run"
+    assert main(["sweep", _config(tmp, tiny_npz), "--out", str(out), "--quiet", "--no-cache"]) == 0
+    return jaxtune.load(out)
+
+
+@pytest.mark.parametrize("extra_wait", [0.0, 0.15], ids=["at_chunk_boundary", "inside_a_chunk"])
+def test_sigkill_then_resume_gives_every_trial_once(
+    tmp_path, tiny_npz, reference, extra_wait
+) -> None:
+    out = tmp_path / "run"
+    cfg = _config(tmp_path, tiny_npz)
+    proc = _cli("sweep", cfg, "--out", str(out), "--quiet", "--no-cache")
+    stored = _kill_when(out, proc, at_least=4, extra_wait=extra_wait)
+    assert proc.returncode == -signal.SIGKILL
+    assert 4 <= stored < 40, f"kill came too late to test anything: {stored} trials stored"
+    assert stored % 4 == 0  # only whole chunks reach the store
+    resume = _cli("resume", str(out), "--quiet", "--no-cache")
+    stdout, stderr = resume.communicate(timeout=300)
+    assert resume.returncode == 0, stderr
+    assert "rank" in stdout
+    results = jaxtune.load(out)
+    assert [t.trial for t in results.trials] == list(range(40))
+    for got, want in zip(results.trials, reference.trials, strict=True):
+        assert got.hparams == want.hparams
+        np.testing.assert_allclose(got.final["val_loss"], want.final["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(
+            got.final["val_accuracy"], want.final["val_accuracy"], rtol=1e-5
+        )
+
+
+def test_a_second_process_on_the_same_store_is_refused(tmp_path, tiny_npz, reference) -> None:
+    out = Path(reference.path)
+    before = [(t.trial, t.final) for t in jaxtune.load(out).trials]
+    with Store.open(out):  # a live writer holds the lock
+        proc = _cli("resume", str(out), "--quiet", "--no-cache")
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "in use by another process" in stderr and len(stderr.strip().splitlines()) == 1
+    assert [(t.trial, t.final) for t in jaxtune.load(out).trials] == before
+
+
+def test_show_and_plot(reference, tmp_path, capsys) -> None:
+    assert main(["show", reference.path, "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("40 trials (39 ok, 1 diverged)")
+    assert lines[1].split()[:2] == ["rank", "trial"] and len(lines) == 2 + 3 + 1
+    assert lines[-1] == "diverged: 7 (epoch 2)"  # listed apart, never ranked
+    assert main(["plot", reference.path, "--out", str(tmp_path / "png")]) == 0
+    written = capsys.readouterr().out.split()
+    assert len(written) == 4 + 2  # one per hyperparameter searched, plus two curves
+    for path in written:
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+BAD = [
+    ("unknown top-level key", "", "trails = 5\n", "trails"),
+    ("unknown task key", '[task]\nmodel = "mlp"\nlayer = 3\n', "", "layer"),
+    ("unknown dataset", '[task]\ndataset = "imagenet"\n', "", "task.dataset"),
+    ("missing dataset file", '[task]\ndataset = "nowhere.npz"\n', "", "nowhere.npz"),
+    ("unknown model", '[task]\nmodel = "transformer"\n', "", "task.model"),
+    (
+        "bad range",
+        '[space]\nlearning_rate = { type = "log_uniform", low = 1, high = 0.1 }\n',
+        "",
+        "learning_rate",
+    ),
+    (
+        "non-positive log bound",
+        '[space]\nlearning_rate = { type = "log_uniform", low = 0, high = 1 }\n',
+        "",
+        "learning_rate",
+    ),
+    ("unknown hyperparameter", "[space]\nlernrate = 0.1\n", "", "lernrate"),
+    (
+        "unknown dimension type",
+        '[space]\nlearning_rate = { type = "gaussian", mu = 0 }\n',
+        "",
+        "learning_rate",
+    ),
+    (
+        "momentum out of range",
+        '[space]\nmomentum = { type = "uniform", low = 0.5, high = 1.5 }\n',
+        "",
+        "momentum",
+    ),
+    ("wrong type of trials", "", 'trials = "many"\n', "trials"),
+    ("unknown sampler", "", 'sampler = "bayes"\n', "sampler"),
+    ("unknown optimizer", '[space]\noptimizer = ["sgd", "lion"]\n', "", "optimizer"),
+    ("wrong type in task", '[task]\nepochs = "ten"\n', "", "task.epochs"),
+]
+
+
+@pytest.mark.parametrize(("what", "body", "head", "named"), BAD, ids=[b[0] for b in BAD])
+def test_bad_config_exits_2_naming_the_key(tmp_path, capsys, what, body, head, named) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(head + body)
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0], err
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys) -> None:
+    assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+    assert main(["show", str(tmp_path)]) == 2
+    assert "no jaxtune sweep" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path / "nothing")]) == 2
+    assert main(["sweep", "--trials", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "n_trials" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # argparse: not an integer
+        main(["sweep", "--trials", "many"])
+    assert info.value.code == 2
+
+
+def test_store_of_another_sweep_exits_2(tmp_path, tiny_npz, reference, capsys) -> None:
+    cfg = _config(tmp_path, tiny_npz)
+    assert main(["sweep", cfg, "--out", reference.path, "--seed", "9", "--quiet"]) == 2
+    assert "holds another sweep" in capsys.readouterr().err
