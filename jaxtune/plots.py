@@ -274,8 +274,8 @@ def learning_rates(results: Any, k: int = 5, path: PathLike | None = None) -> Fi
 def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     """Write the standard pictures of a sweep as PNG files into ``out_dir``.
 
-    One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter, ``learning_curves.png`` and
-    ``learning_rates.png`` of the ``k`` best trials.
+    One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter, and
+    ``learning_curves.png`` and ``learning_rates.png`` of the ``k`` best trials.
 
     Returns:
         The paths written.
