@@ -12,10 +12,13 @@ over a leading "trial" axis. The layers, each usable alone:
   :mod:`jaxtune.train`: the built-in trainer, every hyperparameter traced or masked.
 - :mod:`jaxtune.sweep`, :mod:`jaxtune.store`, :mod:`jaxtune.results`: sweeps that
   persist every finished chunk, resume after a crash, and report what they found.
+- :mod:`jaxtune.analysis`: hyperparameter importance and Optuna export (needs
+  ``jaxtune[importance]``).
 - :mod:`jaxtune.plots`: pictures of samples and sweeps (needs ``jaxtune[plots]``).
 """
 
 from jaxtune import (
+    analysis,
     datasets,
     models,
     optimizers,
@@ -72,6 +75,7 @@ __all__ = [
     "Task",
     "Uniform",
     "__version__",
+    "analysis",
     "constant_schedule",
     "datasets",
     "exponential_decay",

@@ -191,3 +191,26 @@ def test_store_of_another_sweep_exits_2(tmp_path, tiny_npz, reference, capsys) -
     cfg = _config(tmp_path, tiny_npz)
     assert main(["sweep", cfg, "--out", reference.path, "--seed", "9", "--quiet"]) == 2
     assert "holds another sweep" in capsys.readouterr().err
+
+
+def test_example_config_is_the_default_sweep(tmp_path) -> None:
+    """examples/sweep.toml documents the built-in default: the two must not drift apart."""
+    import argparse
+
+    from jaxtune.cli import _sweep_from_args
+    from jaxtune.task import Task, default_space
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "sweep.toml"
+    args = argparse.Namespace(
+        config=str(example),
+        trials=None,
+        dataset=None,
+        out=str(tmp_path),
+        seed=None,
+        sampler=None,
+        quiet=True,
+    )
+    sweep = _sweep_from_args(args)
+    assert sweep.space == default_space()
+    assert sweep.task == Task()
+    assert (sweep.n_trials, sweep.sampler, sweep.seed) == (256, "random", 0)
