@@ -22,14 +22,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune import parallel
+from jaxtune._records import records_from_outputs
 from jaxtune.space import Space
-from jaxtune.store import Store, TrialRecord, clean_float
+from jaxtune.store import Store
 from jaxtune.task import STATIC, Task, check_space
-from jaxtune.train import History, final_metrics
 
 __all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
 
 SAMPLERS = ("random", "grid", "quasi_random")
+
 TrainFn = Callable[[Mapping[str, jax.Array], jax.Array], Any]
 
 
@@ -243,49 +244,34 @@ class Sweep:
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i in todo:
             groups.setdefault(self._group_of(space, decoded[i]), []).append(i)
-        bar = _progress(len(todo), f"round {round_}", self.quiet or not sys.stderr.isatty())
-        best = [None]
+        writer = _ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
+        writer.bar_desc(f"round {round_}")
         try:
             for group, idx in groups.items():
-                label = (
-                    ",".join(f"{k}={v}" for k, v in zip(STATIC, group, strict=False))
-                    if group
-                    else ""
-                )
+                # A user's function has no static group: its label is empty.
+                label = ",".join(f"{k}={v}" for k, v in zip(STATIC, group, strict=False))
                 fn = self._fn(space, group)
-                names = [
-                    k for k in space.names if not (isinstance(self.task, Task) and k in STATIC)
-                ]
+                names = [k for k in space.names if not (group and k in STATIC)]
                 hp = {k: np.asarray(samples[k])[idx] for k in names}
-                started = [time.perf_counter()]
+                metric = getattr(fn, "metric_name", "metric")
+                writer.start()
 
-                def persist(done_, total, chunk, idx=idx, label=label, started=started, fn=fn):
-                    now = time.perf_counter()
+                def on_chunk(done, total, chunk, idx=idx, label=label, metric=metric):
                     trials = idx[chunk.start : chunk.stop]
-                    wall = (now - started[0]) / max(len(trials), 1)
-                    started[0] = now
-                    records = self._records(
-                        fn, chunk.outputs, trials, decoded, first, round_, label, wall
+                    writer.write(
+                        chunk.outputs,
+                        ids=[first + i for i in trials],
+                        hparams=[decoded[i] for i in trials],
+                        round_=round_,
+                        group=label,
+                        metric=metric,
                     )
-                    store.write_trials(records)
-                    for r in records:
-                        v = r.final.get(self.objective)
-                        if (
-                            r.status == "ok"
-                            and v is not None
-                            and (best[0] is None or (v > best[0]) == self.maximize)
-                        ):
-                            best[0] = v
-                    if bar is not None:
-                        bar.set_postfix_str(f"{label or 'all'} best {self.objective}={best[0]}")
-                        bar.update(len(trials))
 
                 parallel.run(
-                    fn, hp, keys[np.asarray(idx)], chunk_size=self.chunk_size, on_chunk=persist
+                    fn, hp, keys[np.asarray(idx)], chunk_size=self.chunk_size, on_chunk=on_chunk
                 )
         finally:
-            if bar is not None:
-                bar.close()
+            writer.close()
 
     def _group_of(self, space: Space, trial: Mapping[str, Any]) -> tuple[Any, ...]:
         if not isinstance(self.task, Task):
@@ -300,92 +286,50 @@ class Sweep:
             self._trainers[key] = self.task.make_trainer(space, self._data, *group)
         return self._trainers[key]
 
-    def _records(
-        self, fn, outputs, trials, decoded, first, round_, label, wall
-    ) -> list[TrialRecord]:
-        if isinstance(outputs, History):
-            metric = getattr(fn, "metric_name", "metric")
-            return self._history_records(
-                metric, outputs, trials, decoded, first, round_, label, wall
-            )
-        flat = {k: np.asarray(v) for k, v in dict(outputs).items()}
-        records = []
-        for j, i in enumerate(trials):
-            final = {k: clean_float(np.mean(v[j])) for k, v in flat.items()}
-            ok = all(v is not None for v in final.values())
-            records.append(
-                TrialRecord(
-                    first + i,
-                    round_,
-                    label,
-                    decoded[i],
-                    "ok" if ok else "diverged",
-                    0,
-                    final,
-                    {},
-                    wall,
-                )
-            )
-        return records
-
-    def _history_records(
-        self, metric, hist, trials, decoded, first, round_, label, wall
-    ) -> list[TrialRecord]:
-        seeds = hist.val_loss.ndim == 3
-        final = final_metrics(
-            hist, maximize_metric=metric == "accuracy", seed_axis=1 if seeds else None
-        )
-        final = {k: np.asarray(v) for k, v in final.items()}
-        curves = {
-            "train_loss": hist.train_loss,
-            "val_loss": hist.val_loss,
-            f"val_{metric}": hist.val_metric,
-            "learning_rate": hist.learning_rate,
-        }
-        curves = {k: np.asarray(v) for k, v in curves.items()}
-        if seeds:  # average curves over seeds
-            curves = {
-                k: np.nanmean(v, axis=1) if np.isfinite(v).any() else v[:, 0]
-                for k, v in curves.items()
-            }
-        records = []
-        for j, i in enumerate(trials):
-            diverged = bool(final["diverged"][j])
-            row = {
-                "val_loss": clean_float(final["val_loss"][j]),
-                f"val_{metric}": clean_float(final["val_metric"][j]),
-                "train_loss": clean_float(final["train_loss"][j]),
-                "best_epoch": int(final["best_epoch"][j]),
-                "epochs_completed": int(final["epochs_completed"][j]),
-            }
-            if seeds:
-                row[f"val_{metric}_std"] = clean_float(final["val_metric_std"][j])
-                row["val_loss_std"] = clean_float(final["val_loss_std"][j])
-            records.append(
-                TrialRecord(
-                    trial=first + i,
-                    round=round_,
-                    group=label,
-                    hparams=decoded[i],
-                    status="diverged" if diverged else "ok",
-                    diverged_epoch=int(np.max(np.asarray(hist.diverged_epoch[j]))),
-                    final=row,
-                    curves={k: [clean_float(x) for x in v[j]] for k, v in curves.items()},
-                    wall_time=wall,
-                )
-            )
-        return records
-
 
 def _name(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
-def _progress(total: int, desc: str, disable: bool) -> Any:
-    if disable:
-        return None
+class _ChunkWriter:
+    """Persists each finished chunk at once and keeps the progress bar up to date."""
+
+    def __init__(self, store: Store, objective: str, maximize: bool, total: int, quiet: bool):
+        self.store, self.objective, self.maximize = store, objective, maximize
+        self.best: float | None = None
+        self.bar = None if quiet or not sys.stderr.isatty() else _progress_bar(total)
+        self.started = time.perf_counter()
+
+    def bar_desc(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(text)
+
+    def start(self) -> None:
+        """Start timing a new group (its first chunk includes compilation)."""
+        self.started = time.perf_counter()
+
+    def write(self, outputs: Any, *, ids: list[int], **kw: Any) -> None:
+        now = time.perf_counter()
+        wall, self.started = (now - self.started) / max(len(ids), 1), now
+        records = records_from_outputs(outputs, ids=ids, wall=wall, **kw)
+        self.store.write_trials(records)
+        for r in records:
+            v = r.final.get(self.objective)
+            better = self.best is None or (v is not None and (v > self.best) == self.maximize)
+            if r.status == "ok" and v is not None and better:
+                self.best = v
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{kw['group'] or 'all'} best {self.objective}={self.best}")
+            self.bar.update(len(ids))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar(total: int) -> Any:
     try:
         from tqdm.auto import tqdm
     except ImportError:  # progress is a nicety: without tqdm, run quietly
         return None
-    return tqdm(total=total, desc=desc, unit="trial", dynamic_ncols=True)
+    return tqdm(total=total, unit="trial", dynamic_ncols=True)

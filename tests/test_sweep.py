@@ -205,3 +205,13 @@ def test_results_tables(task, tmp_path) -> None:
 def test_check_space_names_the_dimension(space, match) -> None:
     with pytest.raises(ValueError, match=match):
         check_space(space, Task(), n_train=1000)
+
+
+def test_seeds_per_trial_report_mean_and_std(tiny_npz, tmp_path) -> None:
+    task = Task(dataset=tiny_npz, epochs=2, layers=1, seeds_per_trial=3)
+    space = Space(learning_rate=LogUniform(1e-2, 0.5), epochs=IntUniform(1, 2))
+    results = Sweep(space, task, 4, store=str(tmp_path / "s"), chunk_size=4, quiet=True).run()
+    for t in results.trials:
+        assert t.final["val_accuracy_std"] is not None and t.final["val_accuracy_std"] >= 0
+        # Epochs beyond the trial's own count were run by no seed: stored as None.
+        assert sum(v is not None for v in t.curves["val_loss"]) == t.hparams["epochs"]
