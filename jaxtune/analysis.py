@@ -46,7 +46,11 @@ EVALUATORS = ("fanova", "ped_anova", "mean_decrease_impurity")
 
 def _need_optuna() -> Any:
     try:
-        import optuna
+        with warnings.catch_warnings():
+            # optuna imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets
+            # ("IProgress not found"); jaxtune shows no optuna progress bar at all.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import optuna
     except ImportError:
         raise ImportError(
             'jaxtune.analysis needs optuna: pip install "jaxtune[importance]"'

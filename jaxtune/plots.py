@@ -8,7 +8,7 @@ it (the format follows the file suffix, e.g. PNG).
 
 Axes follow each dimension's scale: log for LogUniform (and IntUniform with
 ``log=True``), logit for OneMinusLogUniform (near 1 it spreads the decades of ``1 - x``
-evenly, ticks read 0.9, 0.99, 0.999), category ticks for a Choice of strings.
+evenly; ticks read 0.9, 0.99, 0.999), category ticks for a Choice of strings.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 _PAD = 0.08  # axis padding beyond a dimension's bounds, as a fraction of its scale
+_LOGIT_TICKS = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999)
 
 
 def _figure_class() -> type[Figure]:
@@ -98,6 +99,19 @@ def _set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
     elif isinstance(dim, OneMinusLogUniform):
         set_scale("logit")
         label = f"{name} (logit scale: decades of 1 - {name})"
+        # Plain decimals where a reader expects them (0.9, 0.99), not 1 - 10^-k; minor
+        # ticks unlabeled, or they collide near 0.5.
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+        lo, hi = _limits(dim)
+        ticks = [t for t in _LOGIT_TICKS if lo <= t <= hi]
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    elif isinstance(dim, IntUniform):
+        from matplotlib.ticker import MaxNLocator
+
+        axis.set_major_locator(MaxNLocator(integer=True))
     if dim.labels is not None:
         axis.set_ticks(range(len(dim.labels)), [str(v) for v in dim.labels])
         set_lim(-0.5, len(dim.labels) - 0.5)
