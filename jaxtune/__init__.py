@@ -32,6 +32,7 @@ from jaxtune import (
     task,
     train,
 )
+from jaxtune.parallel import enable_compilation_cache
 from jaxtune.results import Results, load
 from jaxtune.schedules import (
     constant_schedule,
@@ -78,6 +79,7 @@ __all__ = [
     "analysis",
     "constant_schedule",
     "datasets",
+    "enable_compilation_cache",
     "exponential_decay",
     "inverse_time_decay",
     "load",
