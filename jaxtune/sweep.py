@@ -40,9 +40,18 @@ class SweepMismatchError(ValueError):
 
 def grid_points(space: Space, n_trials: int) -> int:
     """The most points per dimension whose full grid has at most ``n_trials`` points."""
-    k = 1
-    while len(next(iter(space.grid(k + 1).values()))) <= n_trials and k < n_trials:
-        k += 1
+
+    def size(k: int) -> int:
+        return len(next(iter(space.grid(k).values())))
+
+    k, current = 1, size(1)
+    while k < n_trials:
+        bigger = size(k + 1)
+        # Stop when the next grid is over budget, or no longer grows (every dimension is
+        # a choice, fixed or an integer range already fully listed).
+        if bigger > n_trials or bigger == current:
+            break
+        k, current = k + 1, bigger
     return k
 
 
