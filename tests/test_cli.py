@@ -214,7 +214,9 @@ def test_bad_arguments_exit_2(tmp_path, capsys) -> None:
 
 def test_store_of_another_sweep_exits_2(tmp_path, tiny_npz, reference, capsys) -> None:
     cfg = _config(tmp_path, tiny_npz)
-    assert main(["sweep", cfg, "--out", reference.path, "--seed", "9", "--quiet"]) == 2
+    assert (
+        main(["sweep", cfg, "--out", reference.path, "--seed", "9", "--quiet", "--no-cache"]) == 2
+    )
     assert "holds another sweep" in capsys.readouterr().err
 
 
