@@ -212,12 +212,12 @@ def test_bad_arguments_exit_2(tmp_path, capsys) -> None:
     assert info.value.code == 2
 
 
-def test_store_of_another_sweep_exits_2(tmp_path, tiny_npz, reference, capsys) -> None:
-    cfg = _config(tmp_path, tiny_npz)
+def test_store_of_another_sweep_exits_2(tmp_path, medium_npz, reference, capsys) -> None:
+    cfg = _config(tmp_path, medium_npz)
     assert (
         main(["sweep", cfg, "--out", reference.path, "--seed", "9", "--quiet", "--no-cache"]) == 2
     )
-    assert "holds another sweep" in capsys.readouterr().err
+    assert "holds another sweep: its seed is 3" in capsys.readouterr().err
 
 
 def test_example_config_is_the_default_sweep(tmp_path) -> None:
