@@ -116,7 +116,7 @@ class Sweep:
         self.chunk_size = chunk_size
         self.quiet = quiet
         self._data = None
-        self._trainers: dict[tuple[str, int], Any] = {}
+        self._trainers: dict[tuple[Any, ...], TrainFn] = {}  # (space json, *group)
         if isinstance(self.task, Task):
             self._data = self.task.load_data()
             check_space(self.space, self.task, self._data.x_train.shape[0])

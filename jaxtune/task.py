@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from jaxtune import datasets, models, optimizers
-from jaxtune._dims import Choice, Dimension, Fixed, IntUniform
+from jaxtune._dims import Choice, Dimension, Fixed, IntUniform, LogUniform, OneMinusLogUniform
 from jaxtune.space import Space
 from jaxtune.train import Trainer, make_train
 
@@ -240,8 +240,6 @@ def default_space() -> Space:
     system and its inverse-time rate; masked: hidden units, layers, epochs; static: the
     mini-batch size.
     """
-    from jaxtune.space import LogUniform, OneMinusLogUniform
-
     return Space(
         learning_rate=LogUniform(1e-3, 1.0),
         momentum=OneMinusLogUniform(0.5, 0.99),

@@ -31,15 +31,26 @@ def key() -> jax.Array:
     return jax.random.key(0)
 
 
+def _blobs_npz(path, n: int, spread: float, seed: int) -> str:
+    """Write ``n`` samples of 3 Gaussian blobs in 6 features as an ``.npz`` (x, y)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(3, 6)) * spread
+    y = rng.integers(0, 3, n)
+    x = centers[y] + rng.normal(size=(n, 6))
+    np.savez(path, x=x.astype(np.float32), y=y)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small 3-class dataset file (x, y), so sweep tests train in milliseconds."""
-    import numpy as np
+    return _blobs_npz(tmp_path_factory.mktemp("data") / "tiny.npz", 300, 2.0, seed=0)
 
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(3, 6)) * 2.0
-    y = rng.integers(0, 3, 300)
-    x = centers[y] + rng.normal(size=(300, 6))
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x=x.astype(np.float32), y=y)
-    return str(path)
+
+@pytest.fixture(scope="session")
+def medium_npz(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Enough data that a chunk of 4 trials takes a noticeable time, so a kill lands
+    mid-sweep on a fast machine too."""
+    return _blobs_npz(tmp_path_factory.mktemp("data") / "medium.npz", 2500, 1.5, seed=1)

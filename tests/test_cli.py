@@ -78,19 +78,6 @@ def _kill_when(out: Path, proc: subprocess.Popen, inside_a_chunk: bool) -> int:
 
 
 @pytest.fixture(scope="module")
-def medium_npz(tmp_path_factory) -> str:
-    """Enough data that a chunk of 4 trials takes a noticeable time, so a kill lands
-    mid-sweep on a fast machine too."""
-    rng = np.random.default_rng(1)
-    centers = rng.normal(size=(3, 6)) * 1.5
-    y = rng.integers(0, 3, 2500)
-    x = centers[y] + rng.normal(size=(2500, 6))
-    path = tmp_path_factory.mktemp("data") / "medium.npz"
-    np.savez(path, x=x.astype(np.float32), y=y)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory, medium_npz) -> jaxtune.Results:
     """The same sweep, never interrupted."""
     tmp = tmp_path_factory.mktemp("ref")
