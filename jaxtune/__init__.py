@@ -1,39 +1,27 @@
 """jaxtune: hyperparameter tuning for JAX, Flax and optax.
 
 Many hyperparameter samples of one model train in a single compiled program, batched
-over a leading "trial" axis. The layers, each usable alone:
+over a leading "trial" axis. One package per layer, each usable alone:
 
-- :mod:`jaxtune.schedules`: learning-rate decay schedules whose every argument may be traced.
-- :mod:`jaxtune.space`: search spaces on the right scale; random, grid, quasi-random
-  sampling and coarse-to-fine zoom.
-- :mod:`jaxtune.parallel`: run any pure ``fn(hparams, key)`` over many trials at once
-  (vmap, chunks, devices).
-- :mod:`jaxtune.datasets`, :mod:`jaxtune.models`, :mod:`jaxtune.optimizers`,
-  :mod:`jaxtune.train`: the built-in trainer, every hyperparameter traced or masked.
-- :mod:`jaxtune.sweep`, :mod:`jaxtune.store`, :mod:`jaxtune.results`: sweeps that
-  persist every finished chunk, resume after a crash, and report what they found.
-- :mod:`jaxtune.analysis`: hyperparameter importance and Optuna export (needs
-  ``jaxtune[importance]``).
-- :mod:`jaxtune.plots`: pictures of samples and sweeps (needs ``jaxtune[plots]``).
+1. :mod:`jaxtune.schedules`: learning-rate decay schedules whose every argument may be
+   traced, and manual decay (:func:`set_hyperparams`).
+2. :mod:`jaxtune.space`: dimensions on the right scale; random, grid, quasi-random
+   sampling and coarse-to-fine zoom.
+3. :mod:`jaxtune.parallel`: run any pure ``fn(hparams, key)`` over many trials at once.
+4. :mod:`jaxtune.train`: the built-in trainer (datasets, models, optimizers).
+5. :mod:`jaxtune.sweep`: tasks and sweeps that persist every finished chunk in
+   :mod:`jaxtune.store` and resume after a crash.
+6. :mod:`jaxtune.results`: tables, importance, Optuna export and plots, from a store.
+
+:mod:`jaxtune.hyperparams` is the one table of built-in hyperparameters; :mod:`jaxtune.cli`
+the ``jaxtune`` command.
 """
 
-from jaxtune import (
-    analysis,
-    datasets,
-    models,
-    optimizers,
-    parallel,
-    plots,
-    results,
-    schedules,
-    space,
-    store,
-    sweep,
-    task,
-    train,
-)
+import sys
+
+from jaxtune import parallel, results, schedules, space, store, sweep, train
 from jaxtune.parallel import enable_compilation_cache
-from jaxtune.results import Results, load
+from jaxtune.results import Results, analysis, load, plots
 from jaxtune.schedules import (
     constant_schedule,
     exponential_decay,
@@ -55,9 +43,14 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
-from jaxtune.sweep import Sweep
-from jaxtune.task import Task
-from jaxtune.train import History, make_train
+from jaxtune.sweep import Sweep, Task, task
+from jaxtune.train import History, datasets, make_train, models, optimizers
+
+# The flat module paths of jaxtune 0.1 stay importable: ``from jaxtune.datasets import
+# digits`` finds the module that now lives in its layer's package.
+for _module in (datasets, models, optimizers, task, analysis, plots):
+    sys.modules.setdefault(f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}", _module)
+del _module
 
 __version__ = "0.1.0"
 

@@ -91,8 +91,7 @@ def _typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
 
 def _sweep_from_args(args: argparse.Namespace) -> Any:
     from jaxtune.space import Space
-    from jaxtune.sweep import Sweep
-    from jaxtune.task import Task, default_space
+    from jaxtune.sweep import Sweep, Task, default_space
 
     config = _read_config(args.config) if args.config else {}
     where = args.config or "arguments"
@@ -127,8 +126,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
 
 def _sweep_from_store(path: str, quiet: bool) -> Any:
     from jaxtune.store import Store
-    from jaxtune.sweep import Sweep
-    from jaxtune.task import Task
+    from jaxtune.sweep import Sweep, Task
 
     store = Store.read(path)
     try:
@@ -179,7 +177,7 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         print(target.summary(args.top))
         return 0
     if args.command == "plot":
-        from jaxtune import plots
+        from jaxtune.results import plots
 
         for path in plots.sweep_report(target, args.out or os.path.join(args.store, "plots")):
             print(path)

@@ -211,8 +211,9 @@ def test_example_config_is_the_default_sweep(tmp_path) -> None:
     """examples/sweep.toml documents the built-in default: the two must not drift apart."""
     import argparse
 
-    from jaxtune.cli import _sweep_from_args
     from jaxtune.task import Task, default_space
+
+    from jaxtune.cli import _sweep_from_args
 
     example = Path(__file__).resolve().parents[1] / "examples" / "sweep.toml"
     args = argparse.Namespace(

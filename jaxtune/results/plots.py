@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from jaxtune._plot_axes import PathLike, _figure_class, _new_axes, _rug, _save, _set_axis
+from jaxtune.results.axes import PathLike, figure_class, new_axes, rug, save, set_axis
 from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
 
 if TYPE_CHECKING:
@@ -74,13 +74,13 @@ def samples(
     for name in (x, y):
         if name not in space:
             raise ValueError(f"unknown dimension {name!r}; the space has {list(space.names)}")
-    fig, ax = _new_axes(ax, figsize=(5.0, 4.2))
+    fig, ax = new_axes(ax, figsize=(5.0, 4.2))
     xs, ys = np.asarray(samples[x]), np.asarray(samples[y])
     ax.scatter(xs, ys, s=18, color=color, alpha=0.8, edgecolors="none")
-    _set_axis(ax, "x", x, space[x])
-    _set_axis(ax, "y", y, space[y])
-    _rug(ax, xs, ys, color)
-    _save(fig, path)
+    set_axis(ax, "x", x, space[x])
+    set_axis(ax, "y", y, space[y])
+    rug(ax, xs, ys, color)
+    save(fig, path)
     return fig
 
 
@@ -110,14 +110,14 @@ def grid_vs_random(path: PathLike | None, *, key: jax.Array | None = None, n: in
         raise ValueError(f"n must be a perfect square >= 1 (a square grid), got {n!r}")
     key = jax.random.key(0) if key is None else key
     space = Space(alpha=LogUniform(1e-4, 1.0), epsilon=LogUniform(1e-10, 1e-6))
-    fig = _figure_class()(figsize=(10.0, 4.4), layout="constrained")
+    fig = figure_class()(figsize=(10.0, 4.4), layout="constrained")
     panels = (("Grid", space.grid(side), "C0"), ("Random", space.random(key, n), "C1"))
     for ax, (title, points, color) in zip(fig.subplots(1, 2), panels, strict=True):
         samples(points, space, "alpha", "epsilon", ax=ax, color=color)
         distinct = len(np.unique(np.asarray(points["alpha"])))
         ax.set_title(f"{title}: {distinct} distinct values of alpha")
     fig.suptitle(f"Same budget, {n} trials: random search tries more values of what matters")
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -141,7 +141,7 @@ def metric_vs_hyperparameter(
     space = Space.from_dict(results.meta["space"])
     if name not in space:
         raise ValueError(f"unknown hyperparameter {name!r}; the sweep has {list(space.names)}")
-    fig, ax = _new_axes(ax, figsize=(5.0, 3.8))
+    fig, ax = new_axes(ax, figsize=(5.0, 3.8))
     ok = [
         t
         for t in results.trials
@@ -163,16 +163,16 @@ def metric_vs_hyperparameter(
             label=f"diverged ({len(bad)})",
         )
         ax.legend(loc="best", fontsize="small")
-    _set_axis(ax, "x", name, space[name])
+    set_axis(ax, "x", name, space[name])
     ax.set_ylabel(results.objective)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
 def _top_curves(
     results: Any, k: int, metric: str, path: PathLike | None, ylabel: str, log: bool
 ) -> Figure:
-    fig, ax = _new_axes(None, figsize=(6.0, 4.0))
+    fig, ax = new_axes(None, figsize=(6.0, 4.0))
     for rank, t in enumerate(results.best(k), start=1):
         values = np.array([np.nan if v is None else v for v in t.curves.get(metric, [])], float)
         ax.plot(
@@ -184,7 +184,7 @@ def _top_curves(
         ax.set_yscale("log")
     if ax.lines:
         ax.legend(fontsize="small")
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -268,14 +268,14 @@ def importance_bars(
     # barh draws the first bar at the bottom: ascending order puts the largest on top.
     names = sorted(scores, key=lambda name: scores[name])
     values = [scores[name] for name in names]
-    fig, ax = _new_axes(ax, figsize=(5.0, 1.2 + 0.35 * len(names)))
+    fig, ax = new_axes(ax, figsize=(5.0, 1.2 + 0.35 * len(names)))
     bars = ax.barh(range(len(names)), values, color="C0")
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=3, fontsize="small")
     ax.set_yticks(range(len(names)), names)
     ax.set_xlim(0.0, max(max(values), 1e-12) * 1.18)  # room for the labels
     ax.set_xlabel("importance (share of the total)")
     ax.set_title(title, fontsize="medium")
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -334,7 +334,7 @@ def parallel_coordinates(results: Any, k: int = 20, path: PathLike | None = None
     u = np.asarray(space.to_unit(encoded))[:, [space.names.index(n) for n in names]]
     score = np.array([t.final[results.objective] for t in best], float)
 
-    fig, ax = _new_axes(None, figsize=(max(5.0, 1.4 * len(names) + 2.0), 4.2))
+    fig, ax = new_axes(None, figsize=(max(5.0, 1.4 * len(names) + 2.0), 4.2))
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -373,5 +373,5 @@ def parallel_coordinates(results: Any, k: int = 20, path: PathLike | None = None
         ax=ax,
         label=f"{results.objective} ({better} is better)",
     )
-    _save(fig, path)
+    save(fig, path)
     return fig

@@ -13,6 +13,7 @@ import pytest
 from jax.sharding import Mesh
 
 from jaxtune import parallel
+from jaxtune.parallel import programs
 
 N = 10  # not a multiple of any chunk size or device count used below, so padding happens
 
@@ -164,7 +165,8 @@ import sys
 sys.path.insert(0, {tests!r})
 import jax, numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from jaxtune import parallel, _chunks
+from jaxtune import parallel
+from jaxtune.parallel import programs
 import test_parallel as t
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -183,8 +185,8 @@ for chunk_size, lanes in [(None, 4), (1, 1)]:
     # Trial i sits in lane i % (4 * lanes) of its chunk: device (i % (4 * lanes)) // lanes.
     expected = (np.arange(t.N) % (4 * lanes)) // lanes
     np.testing.assert_array_equal(where, expected)
-    program = _chunks._PROGRAMS[next(k for k in _chunks._PROGRAMS if k[0].fn is located
-                                     and k[1] == lanes)]
+    program = next(p for sig, k, p in parallel.cached_programs()
+                   if sig.fn is located and k == lanes)
     (hp_shardings, key_sharding), _ = program.compiled.input_shardings
     for sharding in [*hp_shardings, key_sharding, *program.compiled.output_shardings]:
         assert isinstance(sharding, NamedSharding) and sharding.spec == P("trials")
@@ -330,8 +332,8 @@ def test_auto_keeps_memory_under_max_memory():
     parallel.clear_cache()
     fn, _ = make_cheap()
     parallel.run(fn, hp, keys, chunk_size=1)
-    (sig, _), one = next(iter(parallel._chunks._PROGRAMS.items()))
-    sixteen = parallel._chunks.get_program(fn, sig, 16)
+    ((sig, _, one),) = parallel.cached_programs()
+    sixteen = programs.get_program(fn, sig, 16)
     budget = (one.memory_bytes + sixteen.memory_bytes) // 2  # fits one trial, not sixteen
     out = parallel.run(fn, hp, keys, max_memory=budget)
     assert_trees_close(out, cheap_reference(hp, keys))
@@ -368,6 +370,7 @@ process_id, port = int(sys.argv[1]), sys.argv[2]
 jax.distributed.initialize(f"localhost:{{port}}", num_processes=2, process_id=process_id)
 import numpy as np
 from jaxtune import parallel
+from jaxtune.parallel import programs
 
 assert jax.process_count() == 2 and jax.device_count() == 4 and jax.local_device_count() == 2
 

@@ -39,7 +39,6 @@ __all__ = [
     "exponential_decay",
     "inverse_time_decay",
     "piecewise_decay",
-    "set_hyperparams",
     "sqrt_epoch_decay",
     "sqrt_step_decay",
     "switch_schedule",
@@ -382,89 +381,3 @@ def switch_schedule(index: ArrayLike, schedules: Sequence[optax.Schedule]) -> op
         return jnp.take(values, index, axis=0, mode="clip")
 
     return schedule
-
-
-# --------------------------------------------------------------------------- manual decay
-
-_INJECT_STATES = (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)
-
-
-def _is_inject_state(x: Any) -> bool:
-    return isinstance(x, _INJECT_STATES)
-
-
-def set_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.OptState:
-    """Change hyperparameters held by an ``optax.inject_hyperparams`` state.
-
-    This is manual decay while babysitting a model: train some epochs, lower the learning
-    rate, continue. The state may be nested (inside ``optax.chain``, masked or named
-    transforms): every ``inject_hyperparams`` state found that holds a given name is
-    changed. A state batched over trials (leading axis n) takes either one value for all
-    trials or one per trial (shape ``(n,)``).
-
-    Only hyperparameters given as numbers can be changed: one driven by a schedule is
-    recomputed from the step count at every update, so setting it would have no effect
-    and raises instead.
-
-    Args:
-        opt_state: an optimizer state containing ``inject_hyperparams`` states.
-        **values: new values by hyperparameter name, e.g. ``learning_rate=1e-3``.
-
-    Returns:
-        A new state; the input is not modified.
-
-    Raises:
-        ValueError: a name no inject_hyperparams state holds (the message lists those it
-            holds), a name driven by a schedule, or a value whose shape does not fit.
-
-    Example:
-        >>> import jax.numpy as jnp, optax, jaxtune
-        >>> opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
-        >>> state = opt.init(jnp.zeros(3))
-        >>> state = jaxtune.set_hyperparams(state, learning_rate=0.01)
-        >>> round(float(state.hyperparams["learning_rate"]), 6)
-        0.01
-    """
-    found = {"numeric": set(), "scheduled": set()}
-
-    def collect(node: Any) -> Any:
-        if _is_inject_state(node):
-            scheduled = set(getattr(node, "hyperparams_states", {}) or {})
-            found["scheduled"] |= scheduled
-            found["numeric"] |= set(node.hyperparams) - scheduled
-        return node
-
-    jax.tree_util.tree_map(collect, opt_state, is_leaf=_is_inject_state)
-    for name in values:
-        if name in found["scheduled"] and name not in found["numeric"]:
-            raise ValueError(
-                f"hyperparameter {name!r} is driven by a schedule and is recomputed at every "
-                "update; pass it to inject_hyperparams as a number to change it by hand"
-            )
-        if name not in found["numeric"]:
-            held = sorted(found["numeric"])
-            raise ValueError(
-                f"the optimizer state holds no hyperparameter {name!r}; it holds {held}"
-                if held
-                else "the optimizer state holds no optax.inject_hyperparams state"
-            )
-
-    def replace(node: Any) -> Any:
-        if not _is_inject_state(node):
-            return node
-        scheduled = set(getattr(node, "hyperparams_states", {}) or {})
-        new = dict(node.hyperparams)
-        for name, value in values.items():
-            if name in new and name not in scheduled:
-                old = jnp.asarray(new[name])
-                value = jnp.asarray(value, dtype=old.dtype)
-                try:
-                    new[name] = jnp.broadcast_to(value, old.shape)
-                except ValueError:
-                    raise ValueError(
-                        f"{name}: a value of shape {value.shape} does not fit the state's "
-                        f"shape {old.shape} (give one value, or one per trial)"
-                    ) from None
-        return node._replace(hyperparams=new)
-
-    return jax.tree_util.tree_map(replace, opt_state, is_leaf=_is_inject_state)

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
 from jaxtune.datasets import (
     Dataset,
     batch_indices,

@@ -35,7 +35,7 @@ from jaxtune.space import (
 if TYPE_CHECKING:
     import optuna
 
-    from jaxtune.results import Results
+    from jaxtune.results.results import Results
     from jaxtune.store import TrialRecord
 
 __all__ = ["EVALUATORS", "importance", "to_optuna"]

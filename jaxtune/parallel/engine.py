@@ -30,21 +30,20 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental.compilation_cache import compilation_cache as _compilation_cache
 from jax.sharding import Mesh
 
-from jaxtune import _calibrate, _chunks
-from jaxtune._calibrate import Calibration, cached_calibrations
-from jaxtune._chunks import TRIALS, Chunk, Placement, Trials
+from jaxtune.parallel import calibrate, checks, programs
+from jaxtune.parallel.calibrate import Calibration, cached_calibrations
+from jaxtune.parallel.job import Chunk, Job
+from jaxtune.parallel.programs import TRIALS
 
 __all__ = [
     "TRIALS",
@@ -158,25 +157,25 @@ def run(
         raise TypeError(f"fn must be callable; got {type(fn).__name__}.")
     if on_chunk is not None and not callable(on_chunk):
         raise TypeError(f"on_chunk must be callable or None; got {type(on_chunk).__name__}.")
-    _check_chunk_size(chunk_size)
-    max_memory = _check_max_memory(max_memory)
-    placement = _placement(devices)
-    trials = _trials(hparams, keys)
+    checks.check_chunk_size(chunk_size)
+    max_memory = checks.check_max_memory(max_memory)
+    placement = checks.placement_of(devices)
+    trials = checks.trials_of(hparams, keys)
 
     n, d = trials.n, placement.n_devices
-    bucket = _bucket(math.ceil(n / d))
-    sig = _chunks.signature(fn, trials, placement)
-    job = _chunks.Job(trials, placement, on_chunk, _takes_chunk(on_chunk))
+    bucket = checks.bucket_of(math.ceil(n / d))
+    sig = programs.signature(fn, trials, placement)
+    job = Job(trials, placement, on_chunk, checks.takes_chunk(on_chunk))
 
     auto = isinstance(chunk_size, str)  # "auto", checked above
     if auto and bucket > 1:
-        budget = max_memory if max_memory is not None else _calibrate.default_max_memory(placement)
-        calibration = _calibrate.lookup(sig, bucket)
+        budget = max_memory if max_memory is not None else calibrate.default_max_memory(placement)
+        calibration = calibrate.lookup(sig, bucket)
         if calibration is None:
-            calibration = _calibrate.calibrate(
-                job, lambda k: _chunks.get_program(fn, sig, k), bucket, budget
+            calibration = calibrate.calibrate(
+                job, lambda k: programs.get_program(fn, sig, k), bucket, budget
             )
-            _calibrate.store(sig, bucket, calibration)
+            calibrate.store(sig, bucket, calibration)
         lanes = calibration.best(max(job.remaining, 1), d, budget)
     elif chunk_size is None or auto:
         lanes = bucket
@@ -184,7 +183,7 @@ def run(
         lanes = min(int(chunk_size), bucket)
 
     if job.remaining > 0:
-        program = _chunks.get_program(fn, sig, lanes)
+        program = programs.get_program(fn, sig, lanes)
         if (
             max_memory is not None
             and program.memory_bytes is not None
@@ -208,8 +207,8 @@ def clear_cache() -> None:
       >>> parallel.cached_calibrations()
       ()
     """
-    _chunks.clear_programs()
-    _calibrate.clear_calibrations()
+    programs.clear_programs()
+    calibrate.clear_calibrations()
 
 
 def enable_compilation_cache(
@@ -246,152 +245,3 @@ def enable_compilation_cache(
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_secs))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", int(min_entry_size_bytes))
-
-
-# --- argument checks: all run before anything is traced -------------------------------
-
-
-def _check_chunk_size(chunk_size: Any) -> None:
-    if chunk_size is None:
-        return
-    if isinstance(chunk_size, str):
-        if chunk_size != "auto":
-            raise ValueError(
-                f"chunk_size must be a positive int, None or 'auto'; got {chunk_size!r}."
-            )
-        return
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
-        raise TypeError(
-            f"chunk_size must be a positive int, None or 'auto'; got {type(chunk_size).__name__}."
-        )
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1; got {chunk_size}.")
-
-
-def _check_max_memory(max_memory: Any) -> int | None:
-    if max_memory is None:
-        return None
-    if isinstance(max_memory, bool) or not isinstance(max_memory, int | float | np.number):
-        raise TypeError(f"max_memory must be a number of bytes; got {type(max_memory).__name__}.")
-    if not max_memory > 0:
-        raise ValueError(f"max_memory must be positive; got {max_memory}.")
-    return int(max_memory)
-
-
-def _placement(devices: Any) -> Placement:
-    if devices is None:
-        default = jax.config.jax_default_device
-        device = default if isinstance(default, jax.Device) else jax.local_devices()[0]
-        return Placement(None, device)
-    if isinstance(devices, jax.Device):
-        return Placement(None, devices)
-    if isinstance(devices, Mesh):
-        if TRIALS not in devices.axis_names:
-            raise ValueError(
-                f"devices is a Mesh with axes {devices.axis_names}; it needs a {TRIALS!r} axis."
-            )
-        return Placement(devices, None)
-    if isinstance(devices, str) or not isinstance(devices, Sequence):
-        raise TypeError(
-            "devices must be None, a jax.Device, a sequence of devices or a Mesh; "
-            f"got {type(devices).__name__}."
-        )
-    devices = list(devices)
-    if not devices:
-        raise ValueError("devices is empty; pass at least one device.")
-    if not all(isinstance(d, jax.Device) for d in devices):
-        raise TypeError("devices must hold only jax.Device objects.")
-    if len(set(devices)) != len(devices):
-        raise ValueError("devices lists a device more than once.")
-    return Placement(Mesh(np.array(devices), (TRIALS,)), None)
-
-
-def _trials(hparams: Any, keys: Any) -> Trials:
-    with_path, treedef = jax.tree_util.tree_flatten_with_path(hparams)
-    n: int | None = None
-    first = ""
-    leaves, specs = [], []
-    for path, leaf in with_path:
-        name = "hparams" + jax.tree_util.keystr(path)
-        if not _chunks.is_key(leaf):
-            leaf = np.asarray(leaf)
-            if not (leaf.dtype == bool or jnp.issubdtype(leaf.dtype, np.number)):
-                raise TypeError(f"{name} must hold numbers; got dtype {leaf.dtype}.")
-        if leaf.ndim == 0:
-            raise ValueError(f"{name} has no leading trial axis; every leaf needs one.")
-        data, impl = _chunks.host_leaf(leaf)
-        if n is None:
-            n, first = data.shape[0], name
-        elif data.shape[0] != n:
-            raise ValueError(
-                f"{name} has {data.shape[0]} trials on its leading axis but {first} has {n}."
-            )
-        leaves.append(data)
-        specs.append((data.shape[1:], data.dtype, impl))
-    if n is not None and n < 1:
-        raise ValueError(f"hparams holds {n} trials; need at least 1.")
-    key_data, key_spec = _keys(keys, n)
-    n = key_data.shape[0]
-    return Trials(n, tuple(leaves), treedef, tuple(specs), key_data, key_spec)
-
-
-def _keys(keys: Any, n: int | None) -> tuple[np.ndarray, _chunks.LeafSpec]:
-    raw_shape = _chunks.raw_key_shape()
-    if _chunks.is_key(keys):
-        single, batch = keys.ndim == 0, keys.ndim == 1
-    else:
-        if not hasattr(keys, "dtype"):
-            raise TypeError(
-                "keys must be typed PRNG keys (jax.random.key) or raw uint32 keys "
-                f"(jax.random.PRNGKey); got {type(keys).__name__}."
-            )
-        if keys.dtype != np.uint32:
-            raise TypeError(f"raw keys must have dtype uint32; keys has dtype {keys.dtype}.")
-        single = tuple(keys.shape) == raw_shape
-        batch = keys.ndim == len(raw_shape) + 1 and tuple(keys.shape[1:]) == raw_shape
-    if not (single or batch):
-        raise ValueError(
-            f"keys of shape {tuple(keys.shape)} is neither one key nor a batch of keys."
-        )
-    if single:
-        if n is None:
-            raise ValueError(
-                "keys is a single key and hparams has no leaves, so the number of trials is "
-                "unknown; pass a batch of keys."
-            )
-        keys = jax.random.split(keys, n)
-    elif n is None:
-        if keys.shape[0] < 1:
-            raise ValueError("keys holds 0 keys; need at least 1 trial.")
-    elif keys.shape[0] != n:
-        raise ValueError(f"keys holds {keys.shape[0]} keys but hparams holds {n} trials.")
-    data, impl = _chunks.host_leaf(keys)
-    return data, (data.shape[1:], data.dtype, impl)
-
-
-def _takes_chunk(on_chunk: Callable[..., Any] | None) -> bool:
-    """Whether ``on_chunk`` accepts a third positional argument (the :class:`Chunk`)."""
-    if on_chunk is None:
-        return False
-    try:
-        params = inspect.signature(on_chunk).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        return True
-    return sum(p.kind in positional for p in params) >= 3
-
-
-def _bucket(x: int) -> int:
-    """``x`` rounded up to a size bucket: sweeps of nearby sizes then share a program.
-
-    Powers of two up to 16; above, multiples of an eighth of the next power of two
-    (four buckets per octave), so padding wastes at most a quarter of the work rather
-    than up to half of it.
-    """
-    top = 1 << max(0, x - 1).bit_length()
-    if top <= 16:
-        return top
-    step = top // 8
-    return -(-x // step) * step

@@ -55,7 +55,8 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from jaxtune._chunks import Job, Placement, Program, Signature
+from jaxtune.parallel.job import Job
+from jaxtune.parallel.programs import Placement, Program, Signature
 
 # Screening: growth stops below STOP_RATIO of the best rate; finalists are within
 # FINALIST_RATIO of it, at most MAX_FINALISTS of them.

@@ -22,10 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune import parallel
-from jaxtune._records import records_from_outputs
 from jaxtune.space import Space
 from jaxtune.store import Store
-from jaxtune.task import STATIC, Task, check_space
+from jaxtune.sweep.records import records_from_outputs
+from jaxtune.sweep.task import STATIC, Task, check_space
 
 __all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
 

@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxtune.datasets import digits
 from jaxtune.models import CNN, MLP, FunctionalModel, Model, active_params, as_model
 

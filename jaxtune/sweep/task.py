@@ -22,10 +22,16 @@ import math
 import os
 from typing import Any
 
-from jaxtune import datasets, models, optimizers
-from jaxtune._dims import Choice, Dimension, Fixed, IntUniform, LogUniform, OneMinusLogUniform
-from jaxtune.space import Space
-from jaxtune.train import Trainer, make_train
+from jaxtune.space import (
+    Choice,
+    Dimension,
+    Fixed,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    Space,
+)
+from jaxtune.train import Trainer, datasets, make_train, models, optimizers
 
 __all__ = ["MASKED", "STATIC", "Task", "check_space", "default_space"]
 

@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxtune.models import MLP, active_params, as_model
 
 from jaxtune import datasets, space, train
-from jaxtune.models import MLP, active_params, as_model
 from jaxtune.schedules import set_hyperparams
 
 RTOL = 1e-5  # float32 batched vs alone: XLA may fuse a batched program differently

@@ -114,13 +114,13 @@ class Results:
 
     def importance(self, **kw: Any) -> dict[str, float]:
         """Hyperparameter importance; see :func:`jaxtune.analysis.importance`."""
-        from jaxtune.analysis import importance
+        from jaxtune.results.analysis import importance
 
         return importance(self, **kw)
 
     def to_optuna(self, storage_url: str | None = None, **kw: Any) -> Any:
         """The sweep as an Optuna study; see :func:`jaxtune.analysis.to_optuna`."""
-        from jaxtune.analysis import to_optuna
+        from jaxtune.results.analysis import to_optuna
 
         return to_optuna(self, storage_url, **kw)
 

@@ -23,7 +23,7 @@ _PAD = 0.08  # axis padding beyond a dimension's bounds, as a fraction of its sc
 _LOGIT_TICKS = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999)
 
 
-def _figure_class() -> type[Figure]:
+def figure_class() -> type[Figure]:
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
@@ -33,23 +33,23 @@ def _figure_class() -> type[Figure]:
     return Figure
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     """The given axes and their figure, or a fresh single-axes figure."""
     if ax is not None:
         fig = ax.figure  # may be a SubFigure; savefig needs the root Figure
         while getattr(fig, "figure", fig) is not fig:
             fig = fig.figure
         return fig, ax
-    fig = _figure_class()(figsize=figsize, layout="constrained")
+    fig = figure_class()(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: PathLike | None, dpi: int = 100) -> None:
+def save(fig: Figure, path: PathLike | None, dpi: int = 100) -> None:
     if path is not None:
         fig.savefig(path, dpi=dpi)
 
 
-def _limits(dim: Any) -> tuple[float, float] | None:
+def limits(dim: Any) -> tuple[float, float] | None:
     """Axis limits: the dimension's bounds padded a little on its own scale."""
     if isinstance(dim, LogUniform) or (isinstance(dim, IntUniform) and dim.log):
         ratio = (dim.high / dim.low) ** _PAD
@@ -63,7 +63,7 @@ def _limits(dim: Any) -> tuple[float, float] | None:
     return None  # Choice, Fixed: let matplotlib fit the values
 
 
-def _set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
+def set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
     """Scale, limits, label and (for labels) category ticks of one axis."""
     axis = ax.xaxis if which == "x" else ax.yaxis
     set_scale, set_lim, set_label = (
@@ -82,7 +82,7 @@ def _set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
         # ticks unlabeled, or they collide near 0.5.
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-        lo, hi = _limits(dim)
+        lo, hi = limits(dim)
         ticks = [t for t in _LOGIT_TICKS if lo <= t <= hi]
         axis.set_major_locator(FixedLocator(ticks))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -94,12 +94,12 @@ def _set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
     if dim.labels is not None:
         axis.set_ticks(range(len(dim.labels)), [str(v) for v in dim.labels])
         set_lim(-0.5, len(dim.labels) - 0.5)
-    elif (lim := _limits(dim)) is not None:
+    elif (lim := limits(dim)) is not None:
         set_lim(*lim)
     set_label(label)
 
 
-def _rug(ax: Axes, x: np.ndarray, y: np.ndarray, color: Any) -> None:
+def rug(ax: Axes, x: np.ndarray, y: np.ndarray, color: Any) -> None:
     """Marginal ticks along the bottom and left edges: the distinct values per axis."""
     style = {"color": color, "alpha": 0.6, "markersize": 8, "linestyle": "none"}
     ax.plot(x, np.full(len(x), 0.02), marker="|", transform=ax.get_xaxis_transform(), **style)

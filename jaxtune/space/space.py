@@ -1,6 +1,6 @@
 """Search spaces and samplers that put every hyperparameter on its right scale.
 
-A :class:`Space` names its dimensions (see :mod:`jaxtune._dims`, re-exported here) and
+A :class:`Space` names its dimensions (see :mod:`jaxtune.space.dimensions`) and
 draws *sample sets*: ``dict[str, jax.Array]``, one array of shape ``(n,)`` per
 dimension, a leading trial axis ready for ``jax.vmap``. Floats are float32 and integers
 int32; a :class:`Choice` of strings holds int32 indices that :meth:`Space.decode` turns
@@ -20,61 +20,34 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import math
 import tomllib
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.stats import qmc
+from scipy.stats import qmc  # noqa: F401 (examples)
 
-from jaxtune._dims import (
-    DIMENSION_TYPES,
-    Choice,
+from jaxtune.space import samplers
+from jaxtune.space.dimensions import (  # noqa: F401
     Dimension,
     Fixed,
-    IntUniform,
     LogUniform,
     OneMinusLogUniform,
     Uniform,
-    _check_margin,
-    as_dimension,
     check_count,
+    check_margin,
 )
+from jaxtune.space.discrete import Choice, IntUniform, as_dimension  # noqa: F401 (examples)
+from jaxtune.space.samplers import MAX_GRID_SIZE
 
-__all__ = [
-    "DIMENSION_TYPES",
-    "MAX_GRID_SIZE",
-    "Choice",
-    "Dimension",
-    "Fixed",
-    "IntUniform",
-    "LogUniform",
-    "OneMinusLogUniform",
-    "Samples",
-    "Space",
-    "Uniform",
-    "as_dimension",
-]
+__all__ = ["Samples", "Space"]
 
 Samples = dict[str, jax.Array]
 """A sample set: one array of shape ``(n,)`` per dimension name."""
-
-MAX_GRID_SIZE = 1_000_000
-"""The largest grid :meth:`Space.grid` builds; beyond it, sample at random instead."""
-
-_QMC_METHODS = ("sobol", "halton")
-
-
-def _name_hash(name: str) -> int:
-    # A stable 32-bit hash: Python's hash() of a str changes from one process to the next.
-    return zlib.crc32(name.encode("utf-8"))
 
 
 def _wrap(name: str, error: Exception) -> Exception:
@@ -124,7 +97,7 @@ class Space(Mapping[str, Dimension]):
                 raise _wrap(name, error) from error
         hashes: dict[int, str] = {}
         for name in parsed:
-            other = hashes.setdefault(_name_hash(name), name)
+            other = hashes.setdefault(samplers.name_hash(name), name)
             if other != name:  # would draw the same random numbers for both
                 raise ValueError(f"dimension {name!r}: its CRC32 equals that of {other!r}")
         self._dims = parsed
@@ -190,7 +163,7 @@ class Space(Mapping[str, Dimension]):
             >>> all(bool(jnp.all(s[k] == again[k])) for k in space)
             True
         """
-        return self._ordered(_random(self, key, check_count(n)))
+        return self._ordered(samplers.random_samples(self, key, check_count(n)))
 
     def grid(self, n: int | Mapping[str, int]) -> Samples:
         """The full Cartesian product of per-dimension grids, first dimension slowest.
@@ -216,7 +189,7 @@ class Space(Mapping[str, Dimension]):
             >>> print(g["lr"], g["opt"])
             [0.001 0.001 0.01  0.01  0.1   0.1   1.    1.   ] [0 1 0 1 0 1 0 1]
         """
-        counts = self._grid_counts(n)
+        counts = samplers.grid_counts(self._dims, n)
         axes = [self._dims[name].grid(counts[name]) for name in self._dims]
         size = math.prod(len(a) for a in axes)
         if size > MAX_GRID_SIZE:
@@ -226,24 +199,6 @@ class Space(Mapping[str, Dimension]):
             )
         mesh = np.meshgrid(*axes, indexing="ij")
         return {name: jnp.asarray(m.reshape(-1)) for name, m in zip(self._dims, mesh, strict=True)}
-
-    def _grid_counts(self, n: int | Mapping[str, int]) -> dict[str, int]:
-        sized = [k for k, d in self._dims.items() if not isinstance(d, (Choice, Fixed))]
-        if isinstance(n, Mapping):
-            unknown = sorted(set(n) - set(self._dims))
-            missing = [k for k in sized if k not in n]
-            if unknown or missing:
-                raise ValueError(f"grid: unknown dimension(s) {unknown}, missing {missing}")
-            counts = {k: check_count(n.get(k, 1), f"grid count of {k!r}") for k in self._dims}
-        else:
-            counts = dict.fromkeys(self._dims, check_count(n))
-        for k in sized:
-            if counts[k] > MAX_GRID_SIZE:  # before building it: one axis alone is too big
-                raise ValueError(
-                    f"grid of {counts[k]:,} points along {k!r} exceeds "
-                    f"MAX_GRID_SIZE={MAX_GRID_SIZE:,}"
-                )
-        return counts
 
     def quasi_random(
         self, n: int, seed: int | np.random.Generator | None = 0, method: str = "sobol"
@@ -271,22 +226,11 @@ class Space(Mapping[str, Dimension]):
             True
         """
         n = check_count(n)
-        if method not in _QMC_METHODS:
-            raise ValueError(f"method must be one of {_QMC_METHODS}, got {method!r}")
         free = [k for k, d in self._dims.items() if not isinstance(d, Fixed)]
-        u = np.zeros((n, len(free)))
-        if free:
-            engine_cls = qmc.Sobol if method == "sobol" else qmc.Halton
-            # scipy >= 1.15 names the argument rng; older versions call it seed.
-            arg = "rng" if "rng" in inspect.signature(engine_cls).parameters else "seed"
-            engine = engine_cls(len(free), scramble=True, **{arg: np.random.default_rng(seed)})
-            if method == "sobol":
-                u = engine.random_base2(max(0, math.ceil(math.log2(n))))[:n]
-            else:
-                u = engine.random(n)
+        u = samplers.qmc_unit(n, len(free), seed, method)
         columns = dict(zip(free, u.T, strict=True))
         full = np.stack([columns.get(k, np.full(n, 0.5)) for k in self._dims], axis=-1)
-        return self._ordered(_from_unit(self, jnp.asarray(full, jnp.float32)))
+        return self._ordered(samplers.from_unit(self, jnp.asarray(full, jnp.float32)))
 
     def zoom(self, points: Mapping[str, jax.typing.ArrayLike], margin: float = 0.1) -> Space:
         """A narrower space around ``points`` (e.g. the best trials), for coarse-to-fine.
@@ -317,7 +261,7 @@ class Space(Mapping[str, Dimension]):
             >>> space.zoom(best, margin=0.1)
             Space(lr=LogUniform(0.00025..., 0.0398...), opt=Choice(['rmsprop']))
         """
-        margin = _check_margin(margin)
+        margin = check_margin(margin)
         unknown = sorted(set(points) - set(self._dims))
         missing = [
             k for k, d in self._dims.items() if k not in points and not isinstance(d, Fixed)
@@ -340,7 +284,7 @@ class Space(Mapping[str, Dimension]):
         Continuous values map exactly (inside ``[0, 1]`` when inside the bounds); an
         integer or a choice maps to the middle of its slice, a Fixed value to 0.5.
         """
-        return _to_unit(self, {k: samples[k] for k in self._dims})
+        return samplers.to_unit(self, {k: samples[k] for k in self._dims})
 
     def from_unit(self, u: jax.typing.ArrayLike) -> Samples:
         """Unit coordinates ``(..., len(space))`` to a sample set; jit and vmap safe.
@@ -354,11 +298,11 @@ class Space(Mapping[str, Dimension]):
         u = jnp.asarray(u, jnp.float32)
         if u.ndim < 1 or u.shape[-1] != len(self):
             raise ValueError(f"from_unit: u needs a last axis of {len(self)}, got {u.shape}")
-        return self._ordered(_from_unit(self, u))
+        return self._ordered(samplers.from_unit(self, u))
 
     def contains(self, samples: Mapping[str, jax.typing.ArrayLike]) -> jax.Array:
         """Boolean per trial: whether every value lies inside its dimension (in float32)."""
-        return _contains(self, {k: jnp.asarray(samples[k]) for k in self._dims})
+        return samplers.contains(self, {k: jnp.asarray(samples[k]) for k in self._dims})
 
     def decode(self, samples: Mapping[str, jax.typing.ArrayLike]) -> list[dict[str, Any]]:
         """One plain-Python dict per trial, strings restored from their indices.
@@ -410,7 +354,7 @@ class Space(Mapping[str, Dimension]):
     @classmethod
     def from_json(cls, text: str, *, table: str | None = None) -> Space:
         """A Space from JSON text; ``table`` picks a (dotted) sub-object first."""
-        return cls.from_dict(_pick(json.loads(text), table))
+        return cls.from_dict(samplers.pick_table(json.loads(text), table))
 
     def to_toml(self, *, table: str | None = None) -> str:
         """TOML text, one ``[name]`` table per dimension (under ``[table.name]`` if given).
@@ -438,41 +382,4 @@ class Space(Mapping[str, Dimension]):
     @classmethod
     def from_toml(cls, text: str, *, table: str | None = None) -> Space:
         """A Space from TOML text; ``table`` (e.g. ``"space"``) picks a sub-table."""
-        return cls.from_dict(_pick(tomllib.loads(text), table))
-
-
-# The samplers run as one jitted program per (space, shape): eager calls then cost one
-# dispatch instead of a few per dimension, and give bit-identical results to calls made
-# inside the user's own jit. Spaces hash by value, so equal spaces share the cache.
-
-
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _random(space: Space, key: jax.Array, n: int) -> Samples:
-    return {
-        name: dim.from_unit(jax.random.uniform(jax.random.fold_in(key, _name_hash(name)), (n,)))
-        for name, dim in space.items()
-    }
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _from_unit(space: Space, u: jax.Array) -> Samples:
-    return {k: d.from_unit(u[..., i]) for i, (k, d) in enumerate(space.items())}
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _to_unit(space: Space, samples: Samples) -> jax.Array:
-    return jnp.stack([d.to_unit(samples[k]) for k, d in space.items()], axis=-1)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _contains(space: Space, samples: Samples) -> jax.Array:
-    inside = [d.contains(samples[k]) for k, d in space.items()]
-    return jnp.stack(inside, axis=0).all(axis=0)
-
-
-def _pick(d: Any, table: str | None) -> Any:
-    for part in table.split(".") if table else []:
-        if not isinstance(d, Mapping) or part not in d:
-            raise ValueError(f"no table {table!r} in the config text")
-        d = d[part]
-    return d
+        return cls.from_dict(samplers.pick_table(tomllib.loads(text), table))

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxtune.task import Task, check_space
 
 import jaxtune
 from jaxtune.space import Choice, Fixed, IntUniform, LogUniform, OneMinusLogUniform, Space
 from jaxtune.sweep import Sweep, SweepMismatchError
-from jaxtune.task import Task, check_space
 
 
 def _space() -> Space:

@@ -1,0 +1,27 @@
+"""Run any pure ``fn(hparams, key)`` over many trials at once (layer 3).
+
+This layer knows nothing about neural networks. :func:`run` batches trials with
+``jax.vmap`` in chunks (``chunk_size="auto"`` measures the best size), over local devices
+or a multi-host mesh; :func:`enable_compilation_cache` keeps compiled programs on disk.
+Inside: ``checks`` (arguments, before anything is traced), ``programs`` (compiled chunk
+programs and their cache), ``job`` (dispatching chunks), ``calibrate`` (auto chunk size),
+``engine`` (:func:`run` itself).
+"""
+
+from jaxtune.parallel.calibrate import Calibration, cached_calibrations
+from jaxtune.parallel.checks import check_chunk_size
+from jaxtune.parallel.engine import clear_cache, enable_compilation_cache, run
+from jaxtune.parallel.job import Chunk
+from jaxtune.parallel.programs import TRIALS, cached_programs
+
+__all__ = [
+    "TRIALS",
+    "Calibration",
+    "Chunk",
+    "cached_calibrations",
+    "cached_programs",
+    "check_chunk_size",
+    "clear_cache",
+    "enable_compilation_cache",
+    "run",
+]

@@ -1,0 +1,22 @@
+"""Sweeps (layer 5): sample a space, group trials by static values, run, persist, resume.
+
+``task`` says what a trial trains (the built-in :class:`Task`, or a user's function);
+``sweep`` holds :class:`Sweep` and its rounds; ``records`` turns a chunk's outputs into
+the rows the store keeps.
+"""
+
+from jaxtune.sweep import task
+from jaxtune.sweep.sweep import SAMPLERS, Sweep, SweepMismatchError
+from jaxtune.sweep.task import MASKED, STATIC, Task, check_space, default_space
+
+__all__ = [
+    "MASKED",
+    "SAMPLERS",
+    "STATIC",
+    "Sweep",
+    "SweepMismatchError",
+    "Task",
+    "check_space",
+    "default_space",
+    "task",
+]

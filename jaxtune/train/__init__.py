@@ -1,0 +1,21 @@
+"""The built-in supervised trainer (layer 4): datasets, models, optimizers, the trainer.
+
+:func:`make_train` turns a static configuration into a pure ``train(hparams, key)``
+whose whole training is one ``lax.scan`` under ``jit``; :mod:`jaxtune.parallel` batches it
+over trials. ``datasets``, ``models`` and ``optimizers`` are its parts, usable alone.
+"""
+
+from jaxtune.train import datasets, models, optimizers
+from jaxtune.train.metrics import History, final_metrics
+from jaxtune.train.trainer import Trainer, TrainState, make_train
+
+__all__ = [
+    "History",
+    "TrainState",
+    "Trainer",
+    "datasets",
+    "final_metrics",
+    "make_train",
+    "models",
+    "optimizers",
+]
