@@ -5,58 +5,79 @@ cache probe at the tiniest sizes; the test checks that the JSON report has every
 that its numbers are finite and positive. The helpers are checked against hand counts.
 """
 
+import importlib
 import importlib.util
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 BENCH = BENCHMARKS / "bench_sweep.py"
 ALWAYS = ("A", "B", "C-random", "C-TPE", "D", "D'")
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """The bench_sweep module (it imports bench_parallel from its own folder)."""
+def _import(name: str) -> ModuleType:
+    """A module of benchmarks/, imported as the entry point imports it: by its bare name.
+
+    The folder is a set of scripts, not a package (``python benchmarks/bench_sweep.py``
+    puts it first on ``sys.path``), so it is on the path only while importing.
+    """
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        import bench_sweep
-
-        yield bench_sweep
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def workloads() -> ModuleType:
+    """The workloads shared by the benchmarks and this test."""
+    return _import("workloads")
+
+
+@pytest.fixture(scope="module")
+def measure() -> ModuleType:
+    """Timing and the cells (for the skip estimate)."""
+    return _import("measure")
+
+
+@pytest.fixture(scope="module")
+def report() -> ModuleType:
+    """Tables and verdict (for the table cells)."""
+    return _import("report")
 
 
 def _positive(value) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
-def test_flop_counts(bench):
+def test_flop_counts(workloads):
     # 64-64-10: 64*64 + 64*10 multiply-adds per example.
-    assert bench.mlp_forward_flops([64, 64, 10]) == 2 * (64 * 64 + 64 * 10)
+    assert workloads.mlp_forward_flops([64, 64, 10]) == 2 * (64 * 64 + 64 * 10)
     # CNN 3x3 convs 1->16->32 on 8x8, then dense 8*8*32 -> 10.
     macs = 64 * 9 * 1 * 16 + 64 * 9 * 16 * 32 + 64 * 32 * 10
-    assert bench.cnn_forward_flops(8, 8, 1, (16, 32), 3, 10) == 2 * macs
+    assert workloads.cnn_forward_flops(8, 8, 1, (16, 32), 3, 10) == 2 * macs
 
 
-def test_estimate_skips_from_previous_cell(bench):
+def test_estimate_skips_from_previous_cell(measure, report):
     prev = {"status": "ok", "n": 16, "median_s": 1.6}  # 0.1 s per trial
-    assert bench.estimate_seconds("B", 64, 3, prev) == pytest.approx(4 * 64 * 0.1)
-    assert bench.estimate_seconds("B", 64, 3, None) is None
+    assert measure.estimate_seconds("B", 64, 3, prev) == pytest.approx(4 * 64 * 0.1)
+    assert measure.estimate_seconds("B", 64, 3, None) is None
     # TPE's own share per trial (here 0.1 s beyond B's 0.1 s) grows with n.
     tpe = {**prev, "median_s": 3.2, "b_per_trial_s": 0.1}
-    assert bench.estimate_seconds("C-TPE", 64, 3, tpe) == pytest.approx(4 * 64 * (0.1 + 0.4))
-    assert bench.fmt_rate({"status": "skipped", "reason": "skipped (est. 95 s)"}) == (
+    assert measure.estimate_seconds("C-TPE", 64, 3, tpe) == pytest.approx(4 * 64 * (0.1 + 0.4))
+    assert report.fmt_rate({"status": "skipped", "reason": "skipped (est. 95 s)"}) == (
         "skipped (est. 95 s)"
     )
 
 
 @pytest.mark.slow
-def test_smoke_run_writes_a_complete_report(tmp_path):
+def test_smoke_run_writes_a_complete_report(tmp_path, workloads):
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--smoke", "--out", str(tmp_path)],
         capture_output=True,
@@ -84,6 +105,10 @@ def test_smoke_run_writes_a_complete_report(tmp_path):
     # W1 at smoke size: 256 samples -> 205 train / 51 val, batch 16 -> 12 steps, 1 epoch.
     forward = 2 * (16 * 32 + 32 * 32 + 32 * 2)
     assert w1["flops_per_trial"] == 12 * 3 * forward * 16 + forward * 51
+    # ... which is what the shared workload counts for the same profile.
+    wl = workloads.make_workload("W1", workloads.PROFILES["smoke"])
+    assert w1["flops_per_trial"] == wl.flops_per_trial(report["profile"]["epochs"])
+    assert w1["params"] == wl.params and w1["steps_per_epoch"] == wl.steps_per_epoch == 12
     cell = w1["cells"]["2"]
     has_hyperoptax = importlib.util.find_spec("hyperoptax") is not None
     expected = (*ALWAYS, "E") if has_hyperoptax else ALWAYS
