@@ -6,16 +6,20 @@ the rows the store keeps.
 """
 
 from jaxtune.sweep import task
+from jaxtune.sweep.function import FunctionTask, as_task
 from jaxtune.sweep.sweep import SAMPLERS, Sweep, SweepMismatchError
-from jaxtune.sweep.task import MASKED, STATIC, Task, check_space, default_space
+from jaxtune.sweep.task import MASKED, STATIC, SweepTask, Task, check_space, default_space
 
 __all__ = [
     "MASKED",
     "SAMPLERS",
     "STATIC",
+    "FunctionTask",
     "Sweep",
     "SweepMismatchError",
+    "SweepTask",
     "Task",
+    "as_task",
     "check_space",
     "default_space",
     "task",

@@ -30,11 +30,11 @@ def _seed_mean(curve: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _history_rows(hist: History, metric: str) -> tuple[list[dict], list[dict], list[int]]:
+def _history_rows(
+    hist: History, metric: str, maximize: bool
+) -> tuple[list[dict], list[dict], list[int]]:
     seeds = hist.val_loss.ndim == 3
-    final = _final_metrics(
-        hist, maximize_metric=metric == "accuracy", seed_axis=1 if seeds else None
-    )
+    final = _final_metrics(hist, maximize_metric=maximize, seed_axis=1 if seeds else None)
     final = {k: np.asarray(v) for k, v in final.items()}
     curves = {
         "train_loss": hist.train_loss,
@@ -79,6 +79,7 @@ def records_from_outputs(
     group: str,
     wall: float,
     metric: str = "metric",
+    maximize: bool = False,
 ) -> list[TrialRecord]:
     """One :class:`TrialRecord` per trial of a finished chunk.
 
@@ -90,13 +91,15 @@ def records_from_outputs(
         group: the label of their static group.
         wall: seconds per trial.
         metric: the trainer's validation metric name (``accuracy``, ``mse``...).
+        maximize: whether a higher metric is better (the worst value fills a trial
+            that completed no epoch).
 
     Returns:
         The records. A trial is ``"diverged"`` when the trainer says so or, for a user's
         function, when one of its outputs is not finite.
     """
     if isinstance(outputs, History):
-        finals, curves, diverged = _history_rows(outputs, metric)
+        finals, curves, diverged = _history_rows(outputs, metric, maximize)
         status = ["diverged" if e > 0 else "ok" for e in diverged]
     else:
         finals, curves, diverged = _scalar_rows(dict(outputs))

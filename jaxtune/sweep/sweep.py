@@ -12,9 +12,11 @@ share its chunk.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
@@ -24,8 +26,9 @@ import numpy as np
 from jaxtune import parallel
 from jaxtune.space import Space
 from jaxtune.store import Store
+from jaxtune.sweep.function import as_task
 from jaxtune.sweep.records import records_from_outputs
-from jaxtune.sweep.task import STATIC, Task, check_space
+from jaxtune.sweep.task import Group, SweepTask
 
 __all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
 
@@ -60,18 +63,21 @@ class Sweep:
 
     Args:
         space: the search space (a :class:`jaxtune.Space` or a plain dict).
-        task: the built-in :class:`jaxtune.task.Task` (default: digits, an MLP), or a
-            user's pure ``train(hparams, key)`` returning a
-            :class:`jaxtune.train.History` or a dict of per-trial scalars.
+        task: the built-in :class:`jaxtune.Task` (default: digits, an MLP), a trainer
+            from :func:`jaxtune.make_train`, a user's pure ``train(hparams, key)``
+            returning a :class:`jaxtune.History` or a dict of per-trial scalars, or any
+            :class:`jaxtune.sweep.SweepTask`.
         n_trials: trials of the first round. For ``"grid"``, the budget: the grid uses
             the most points per dimension that fit in it.
         sampler: ``"random"``, ``"grid"`` or ``"quasi_random"``.
         seed: seed of sampling and of every trial's key.
         store: the sweep's folder, e.g. ``"runs/digits"``.
         chunk_size: passed to :func:`jaxtune.parallel.run`.
-        objective: the final metric that ranks trials. Default: ``val_accuracy`` for
-            classification, ``val_loss`` otherwise (and for a user function).
-        maximize: whether higher is better. Default: True for accuracy.
+        objective: the final metric that ranks trials. Default: the task's own
+            (``val_accuracy`` for classification, a trainer's ``val_<metric_name>``,
+            ``val_loss`` for a function).
+        maximize: whether higher is better. Default: the task's direction for its own
+            objective, False (lower is better) for any other. Never guessed from a name.
         quiet: no progress bar. It is also off when stderr is not a terminal.
 
     Example:
@@ -93,7 +99,7 @@ class Sweep:
     def __init__(
         self,
         space: Space | Mapping[str, Any],
-        task: Task | TrainFn | None = None,
+        task: SweepTask | TrainFn | None = None,
         n_trials: int = 64,
         *,
         sampler: str = "random",
@@ -105,28 +111,28 @@ class Sweep:
         quiet: bool = False,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
-        self.task = Task() if task is None else task
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
             raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        self.sampler, self.seed, self.path = sampler, seed, store
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+            raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+        if not isinstance(store, str | os.PathLike) or not str(store):
+            raise ValueError(f"store must be a folder path, got {store!r}")
+        parallel.check_chunk_size(chunk_size)
+        if maximize is not None and not isinstance(maximize, bool):
+            raise ValueError(f"maximize must be True, False or None, got {maximize!r}")
+        self.sampler, self.seed, self.path = sampler, seed, os.fspath(store)
         self.chunk_size = chunk_size
         self.quiet = quiet
-        self._data = None
-        self._trainers: dict[tuple[Any, ...], TrainFn] = {}  # (space json, *group)
-        if isinstance(self.task, Task):
-            self._data = self.task.load_data()
-            check_space(self.space, self.task, self._data.x_train.shape[0])
-            classification = self._data.task == "classification"
-        elif callable(self.task):
-            classification = False
-        else:
-            raise TypeError(f"task must be a jaxtune Task or a callable, got {self.task!r}")
-        self.objective = objective or ("val_accuracy" if classification else "val_loss")
-        self.maximize = maximize if maximize is not None else self.objective.endswith("accuracy")
+        self.task = as_task(task)
+        self.task.prepare(self.space)
+        self.objective = objective or self.task.objective
+        if not isinstance(self.objective, str):
+            raise ValueError(f"objective must be a string, got {self.objective!r}")
+        if maximize is None:  # the task knows the direction of its own objective only
+            maximize = self.task.maximize if self.objective == self.task.objective else False
+        self.maximize = maximize
         self.n_trials = n_trials
         if sampler == "grid":
             self.n_trials = len(
@@ -136,12 +142,9 @@ class Sweep:
     # ----------------------------------------------------------------- metadata
 
     def _meta(self) -> dict[str, Any]:
-        task = (
-            self.task.to_dict() if isinstance(self.task, Task) else {"function": _name(self.task)}
-        )
         return {
             "space": self.space.to_dict(),
-            "task": task,
+            "task": self.task.identity(),
             "seed": self.seed,
             "sampler": self.sampler,
             "n_trials": self.n_trials,
@@ -196,10 +199,7 @@ class Sweep:
         """Run every round's unfinished trials; return :class:`jaxtune.results.Results`."""
         from jaxtune.results import Results
 
-        with Store.open(self.path) as store:
-            self._check_or_write_meta(store)
-            for info in store.rounds():
-                self._run_round(store, info)
+        with self._opened() as store:
             return Results.from_store(store)
 
     def zoom(self, top_k: int = 10, n_trials: int | None = None, margin: float = 0.1) -> Any:
@@ -216,10 +216,7 @@ class Sweep:
 
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
-        with Store.open(self.path) as store:
-            self._check_or_write_meta(store)
-            for info in store.rounds():
-                self._run_round(store, info)
+        with self._opened() as store:
             last = store.rounds()[-1]
             last_space = Space.from_dict(last["space"])
             best = Results.from_store(store).best(top_k, round_=last["round"])
@@ -238,6 +235,15 @@ class Sweep:
             self._run_round(store, store.rounds()[-1])
             return Results.from_store(store)
 
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[Store]:
+        """The store, locked, checked against this sweep, with every stored round run."""
+        with Store.open(self.path) as store:
+            self._check_or_write_meta(store)
+            for info in store.rounds():
+                self._run_round(store, info)
+            yield store
+
     def _run_round(self, store: Store, info: Mapping[str, Any]) -> None:
         space = Space.from_dict(info["space"])
         n, first, round_ = info["n_trials"], info["first_trial"], info["round"]
@@ -250,22 +256,24 @@ class Sweep:
         base = jax.random.key(self.seed)
         ids = np.arange(first, first + n)
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(ids))
-        groups: dict[tuple[Any, ...], list[int]] = {}
+        groups: dict[Group, list[int]] = {}
         for i in todo:
-            groups.setdefault(self._group_of(space, decoded[i]), []).append(i)
+            groups.setdefault(self.task.group_of(space, decoded[i]), []).append(i)
         writer = _ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
         writer.bar_desc(f"round {round_}")
         try:
             for group, idx in groups.items():
-                # A user's function has no static group: its label is empty.
-                label = ",".join(f"{k}={v}" for k, v in zip(STATIC, group, strict=False))
-                fn = self._fn(space, group)
-                names = [k for k in space.names if not (group and k in STATIC)]
-                hp = {k: np.asarray(samples[k])[idx] for k in names}
+                label = ",".join(f"{k}={v}" for k, v in group)
+                fn = self.task.trainer(space, group)
+                static = dict(group)
+                hp = {k: np.asarray(samples[k])[idx] for k in space.names if k not in static}
                 metric = getattr(fn, "metric_name", "metric")
+                maximize = bool(getattr(fn, "maximize", False))
                 writer.start()
 
-                def on_chunk(done, total, chunk, idx=idx, label=label, metric=metric):
+                def on_chunk(
+                    done, total, chunk, idx=idx, label=label, metric=metric, maximize=maximize
+                ):
                     trials = idx[chunk.start : chunk.stop]
                     writer.write(
                         chunk.outputs,
@@ -274,6 +282,7 @@ class Sweep:
                         round_=round_,
                         group=label,
                         metric=metric,
+                        maximize=maximize,
                     )
 
                 parallel.run(
@@ -281,23 +290,6 @@ class Sweep:
                 )
         finally:
             writer.close()
-
-    def _group_of(self, space: Space, trial: Mapping[str, Any]) -> tuple[Any, ...]:
-        if not isinstance(self.task, Task):
-            return ()
-        return self.task.static_values(space, dict(trial))
-
-    def _fn(self, space: Space, group: tuple[Any, ...]) -> TrainFn:
-        if not isinstance(self.task, Task):
-            return self.task
-        key = (space.to_json(), *group)
-        if key not in self._trainers:
-            self._trainers[key] = self.task.make_trainer(space, self._data, *group)
-        return self._trainers[key]
-
-
-def _name(fn: Any) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 class _ChunkWriter:

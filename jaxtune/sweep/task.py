@@ -1,27 +1,27 @@
-"""The built-in task of a sweep: which data, which model, and how a space maps onto them.
+"""What a sweep trains: the one task interface, the built-in :class:`Task`, a user's function.
 
-A :class:`Task` is the static side of a sweep (evosax style): the dataset, the model
-family and the defaults for hyperparameters the space leaves out. The searchable numbers
-live in the :class:`jaxtune.Space`. Names of the space mean, by kind:
+A sweep asks its task the same questions whatever it is (:class:`SweepTask`): check the
+space and get ready (before anything is written to disk), say how the sweep is
+identified in the store, group trials by their static values, give the pure
+``train(hparams, key)`` of a group, and name the objective and its direction. The
+built-in :class:`Task` (evosax style: the static side; the searchable numbers live in the
+:class:`jaxtune.Space`) and :class:`FunctionTask` (a user's ``train(hparams, key)``,
+wrapped once) both answer them, so :class:`jaxtune.Sweep` never asks which it has.
 
-- static (:data:`STATIC`): ``optimizer``, ``batch_size``: one compiled program per
-  distinct value; the sweep groups trials by them;
-- masked (:data:`MASKED`): ``hidden``, ``layers``, ``epochs``: the program is padded to
-  the largest value the space allows;
-- traced: every name in :data:`jaxtune.optimizers.HYPERPARAMS`.
-
-:func:`check_space` validates a space against these names and their allowed ranges where
-the space enters, so a bad range is a clear ``ValueError`` naming the dimension, not a
-NaN deep inside a compiled program.
+What each name of a space means for the built-in task, and its allowed range, comes from
+:mod:`jaxtune.hyperparams`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
+import jax
+
+from jaxtune import hyperparams
 from jaxtune.space import (
     Choice,
     Dimension,
@@ -33,44 +33,54 @@ from jaxtune.space import (
 )
 from jaxtune.train import Trainer, datasets, make_train, models, optimizers
 
-__all__ = ["MASKED", "STATIC", "Task", "check_space", "default_space"]
+__all__ = [
+    "MASKED",
+    "STATIC",
+    "SweepTask",
+    "Task",
+    "check_space",
+    "default_space",
+]
 
-STATIC = ("optimizer", "batch_size")
-MASKED = ("hidden", "layers", "epochs")
+STATIC = hyperparams.STATIC
+MASKED = hyperparams.MASKED
 
-_INF = math.inf
-# name -> (low, high, low inclusive, high inclusive): the values a trial may take.
-_RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "learning_rate": (0.0, _INF, False, False),
-    "momentum": (0.0, 1.0, True, False),
-    "rms_decay": (0.0, 1.0, True, False),
-    "b1": (0.0, 1.0, True, False),
-    "b2": (0.0, 1.0, True, False),
-    "eps": (0.0, _INF, False, False),
-    "weight_decay": (0.0, _INF, True, False),
-    "decay_rate": (0.0, _INF, True, False),
-    "decay_base": (0.0, 1.0, False, True),
-    "decay_k": (0.0, _INF, False, False),
-    "hidden": (1, 4096, True, True),
-    "layers": (1, 16, True, True),
-    "epochs": (1, 10_000, True, True),
-    "batch_size": (1, _INF, True, False),
-}
+TrainFn = Callable[[Mapping[str, jax.Array], jax.Array], Any]
+Group = tuple[tuple[str, Any], ...]  # (name, value) of each static hyperparameter
 
 
-def _bounds(dim: Dimension) -> tuple[float, float] | None:
-    """Smallest and largest numeric value of a dimension (None for labels)."""
-    if dim.labels is not None:
-        return None
+@runtime_checkable
+class SweepTask(Protocol):
+    """The questions a :class:`jaxtune.Sweep` asks its task.
+
+    Attributes:
+        objective: the final metric that ranks trials by default.
+        maximize: whether a higher ``objective`` is better.
+    """
+
+    objective: str
+    maximize: bool
+
+    def prepare(self, space: Space) -> None:
+        """Check ``space`` and load what training needs; raise ``ValueError`` naming it."""
+
+    def identity(self) -> dict[str, Any]:
+        """Plain values that identify what is trained, kept in the store."""
+
+    def group_of(self, space: Space, trial: Mapping[str, Any]) -> Group:
+        """The static values of one decoded trial: one compiled program per group."""
+
+    def trainer(self, space: Space, group: Group) -> TrainFn:
+        """The pure ``train(hparams, key)`` of a group (same object for the same group)."""
+
+
+def _bounds(dim: Dimension) -> tuple[float, float]:
+    """Smallest and largest numeric value of a dimension without labels."""
     if isinstance(dim, Fixed):
         return float(dim.value), float(dim.value)
     if isinstance(dim, Choice):
         return float(min(dim.values)), float(max(dim.values))
     return float(dim.low), float(dim.high)
-
-
-def _fmt_range(low: float, high: float, lo_in: bool, hi_in: bool) -> str:
-    return f"{'[' if lo_in else '('}{low:g}, {high:g}{']' if hi_in else ')'}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,17 +114,17 @@ class Task:
     def __post_init__(self) -> None:
         if self.model not in ("mlp", "cnn"):
             raise ValueError(f"task.model must be 'mlp' or 'cnn', got {self.model!r}")
-        if self.optimizer not in optimizers.FAMILIES:
-            raise ValueError(
-                f"task.optimizer must be one of {sorted(optimizers.FAMILIES)}, "
-                f"got {self.optimizer!r}"
-            )
-        for name in ("batch_size", "epochs", "hidden", "layers", "seeds_per_trial"):
+        for name in ("optimizer", "batch_size", "epochs", "hidden", "layers"):
+            hyperparams.check_value(name, getattr(self, name), where="task.")
+        for name, low in (("seeds_per_trial", 1), ("data_seed", 0)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"task.{name} must be an integer >= 1, got {value!r}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"task.val_fraction must be in (0, 1), got {self.val_fraction!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"task.{name} must be an integer >= {low}, got {value!r}")
+        frac = self.val_fraction
+        if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 < frac < 1:
+            raise ValueError(f"task.val_fraction must be a number in (0, 1), got {frac!r}")
+        if not isinstance(self.dataset, str):
+            raise ValueError(f"task.dataset must be a string, got {self.dataset!r}")
         is_file = self.dataset.endswith(".npz")
         if self.dataset not in ("digits", "synthetic") and not is_file:
             raise ValueError(
@@ -145,15 +155,50 @@ class Task:
             return datasets.synthetic(val_fraction=self.val_fraction, seed=self.data_seed)
         return datasets.from_npz(self.dataset, val_fraction=self.val_fraction, seed=self.data_seed)
 
-    def static_values(self, space: Space, trial: dict[str, Any]) -> tuple[str, int]:
-        """``(optimizer, batch_size)`` of one decoded trial, defaults filled in."""
-        optimizer = (
-            trial.get("optimizer", self.optimizer) if "optimizer" in space else self.optimizer
+    # -- the task interface (SweepTask) ------------------------------------------------
+
+    @property
+    def objective(self) -> str:
+        """``val_accuracy`` on classification data, ``val_loss`` on regression data."""
+        return "val_accuracy" if self.maximize else "val_loss"
+
+    @property
+    def maximize(self) -> bool:
+        """The built-in metrics: accuracy (higher is better) or squared error (lower)."""
+        return self.data().task == "classification"
+
+    def data(self) -> datasets.Dataset:
+        """The dataset, loaded once per task object."""
+        cache = self.__dict__.setdefault("_cache", {})  # frozen dataclass: no attribute
+        if "data" not in cache:
+            cache["data"] = self.load_data()
+        return cache["data"]
+
+    def prepare(self, space: Space) -> None:
+        """Load the data and check the space against it (:func:`check_space`)."""
+        check_space(space, self, self.data().x_train.shape[0])
+
+    def identity(self) -> dict[str, Any]:
+        """The task's settings."""
+        return self.to_dict()
+
+    def group_of(self, space: Space, trial: Mapping[str, Any]) -> Group:
+        """``(("optimizer", ...), ("batch_size", ...))`` of one decoded trial."""
+        own = {"optimizer": str(self.optimizer), "batch_size": int(self.batch_size)}
+        return tuple(
+            (name, type(own[name])(trial[name]) if name in space else own[name]) for name in STATIC
         )
-        batch = (
-            trial.get("batch_size", self.batch_size) if "batch_size" in space else self.batch_size
-        )
-        return str(optimizer), int(batch)
+
+    def trainer(self, space: Space, group: Group) -> Trainer:
+        """The trainer of a group, built once per (space, group)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        key = ("trainer", space, group)
+        if key not in cache:
+            static = dict(group)
+            cache[key] = self.make_trainer(
+                space, self.data(), static["optimizer"], static["batch_size"]
+            )
+        return cache[key]
 
     def make_trainer(
         self, space: Space, data: datasets.Dataset, optimizer: str, batch_size: int
@@ -190,50 +235,36 @@ class Task:
 def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
     """Validate a space for the built-in task; raise ``ValueError`` naming the dimension.
 
+    Every name must be a row of :data:`jaxtune.hyperparams.TABLE`, and every value the
+    dimension can take must lie in that row's range (labels among its values).
+
     Args:
         space: the search space.
         task: the task it is for.
         n_train: training-set size, to bound ``batch_size``.
     """
-    known = {*optimizers.HYPERPARAMS, *MASKED, *STATIC}
     for name in space.names:
         dim = space[name]
-        if name not in known:
-            raise ValueError(f"space: unknown hyperparameter {name!r}; known: {sorted(known)}")
-        if name == "optimizer":
-            bad = [v for v in (dim.labels or ()) if v not in optimizers.FAMILIES]
-            if dim.labels is None or bad:
-                raise ValueError(
-                    f"space.optimizer: values must be among {sorted(optimizers.FAMILIES)}"
-                )
-            continue
-        if name == "decay_system" and dim.labels is not None:
-            bad = [v for v in dim.labels if v not in optimizers.DECAY_SYSTEMS]
-            if bad:
-                raise ValueError(
-                    f"space.decay_system: unknown systems {bad}; "
-                    f"known: {list(optimizers.DECAY_SYSTEMS)}"
-                )
-            continue
-        bounds = _bounds(dim)
-        if bounds is None:
-            raise ValueError(f"space.{name}: must be numeric, got labels {dim.labels}")
-        if name == "decay_system":
-            top = len(optimizers.DECAY_SYSTEMS) - 1
-            if bounds[0] < 0 or bounds[1] > top:
-                raise ValueError(f"space.decay_system: indices must be in [0, {top}]")
-            continue
-        low, high, lo_in, hi_in = _RANGES[name]
-        if name == "batch_size" and n_train is not None:
-            high, hi_in = n_train, True
-        ok_low = bounds[0] >= low if lo_in else bounds[0] > low
-        ok_high = bounds[1] <= high if hi_in else bounds[1] < high
-        if not (ok_low and ok_high):
+        if name not in hyperparams.TABLE:
             raise ValueError(
-                f"space.{name}: values must lie in {_fmt_range(low, high, lo_in, hi_in)}, "
-                f"got [{bounds[0]:g}, {bounds[1]:g}]"
+                f"space: unknown hyperparameter {name!r}; known: {sorted(hyperparams.TABLE)}"
             )
-        if name in (*MASKED, "batch_size") and not isinstance(dim, IntUniform | Choice | Fixed):
+        row = hyperparams.TABLE[name]
+        if dim.labels is not None:
+            bad = [v for v in dim.labels if v not in (row.values or ())]
+            if bad:
+                raise ValueError(f"space.{name}: {bad} not allowed; {row.range_text()}")
+            continue
+        if row.kind == "static" and row.values is not None:
+            raise ValueError(f"space.{name}: values must be labels, {row.range_text()}")
+        low, high = _bounds(dim)
+        hyperparams.check_bounds(name, low, high)
+        if name == "batch_size" and n_train is not None and high > n_train:
+            raise ValueError(
+                f"space.batch_size: values must lie in [1, {n_train}] (the training set), "
+                f"got [{low:g}, {high:g}]"
+            )
+        if row.integer and not isinstance(dim, IntUniform | Choice | Fixed):
             raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
     if task.model == "cnn" and ({"hidden", "layers"} & set(space.names)):
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")

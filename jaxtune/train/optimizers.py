@@ -22,61 +22,84 @@ family's ``learning_rate`` (weight decay in adamw is scaled too, as optax does).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from optax import tree_utils as otu
 
-from jaxtune import schedules
+from jaxtune import hyperparams, schedules
 
 __all__ = [
     "DECAY_SYSTEMS",
     "FAMILIES",
     "HYPERPARAMS",
     "OPTIMIZER_DEFAULTS",
+    "Decay",
     "decay_factor",
     "learning_rate_at",
     "make_optimizer",
 ]
 
-#: Optimizer families and the traced hyperparameters each one reads.
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "sgd": ("learning_rate",),
-    "momentum": ("learning_rate", "momentum"),
-    "nesterov": ("learning_rate", "momentum"),
-    "rmsprop": ("learning_rate", "rms_decay", "eps"),
-    "adam": ("learning_rate", "b1", "b2", "eps"),
-    "adamw": ("learning_rate", "b1", "b2", "eps", "weight_decay"),
+# family -> (optax factory, {trial hyperparameter: the factory's argument}, fixed arguments)
+_OPTAX: dict[str, tuple[Any, dict[str, str], dict[str, Any]]] = {
+    "sgd": (optax.sgd, {"learning_rate": "learning_rate"}, {}),
+    "momentum": (optax.sgd, {"learning_rate": "learning_rate", "momentum": "momentum"}, {}),
+    "nesterov": (
+        optax.sgd,
+        {"learning_rate": "learning_rate", "momentum": "momentum"},
+        {"nesterov": True},
+    ),
+    "rmsprop": (
+        optax.rmsprop,
+        {"learning_rate": "learning_rate", "rms_decay": "decay", "eps": "eps"},
+        {},
+    ),
+    "adam": (optax.adam, {k: k for k in ("learning_rate", "b1", "b2", "eps")}, {}),
+    "adamw": (
+        optax.adamw,
+        {k: k for k in ("learning_rate", "b1", "b2", "eps", "weight_decay")},
+        {},
+    ),
 }
+assert tuple(_OPTAX) == hyperparams.OPTIMIZERS  # the table names the same families
+
+#: Optimizer families and the traced hyperparameters each one reads.
+FAMILIES: dict[str, tuple[str, ...]] = {f: tuple(names) for f, (_, names, _) in _OPTAX.items()}
 
 #: Decay systems, in the order a traced ``decay_system`` index refers to by default.
-DECAY_SYSTEMS: tuple[str, ...] = (
-    "none",
-    "inverse_time",
-    "exponential",
-    "sqrt_epoch",
-    "sqrt_step",
-    "piecewise",
-)
+DECAY_SYSTEMS: tuple[str, ...] = hyperparams.DECAY_SYSTEMS
 
 #: Values used for a hyperparameter a trial does not set (Adam's from the paper).
-OPTIMIZER_DEFAULTS: dict[str, float] = {
-    "learning_rate": 0.01,
-    "momentum": 0.9,
-    "rms_decay": 0.9,
-    "b1": 0.9,
-    "b2": 0.999,
-    "eps": 1e-8,
-    "weight_decay": 1e-4,
-    "decay_system": 0,
-    "decay_rate": 1.0,  # d of inverse-time decay
-    "decay_base": 0.95,  # base of exponential decay
-    "decay_k": 1.0,  # k of the square-root decays
-}
+OPTIMIZER_DEFAULTS: dict[str, float] = hyperparams.defaults("traced")
 
 #: Every numeric optimizer or decay hyperparameter a trial may carry.
-HYPERPARAMS: tuple[str, ...] = tuple(OPTIMIZER_DEFAULTS)
+HYPERPARAMS: tuple[str, ...] = hyperparams.TRACED
+
+
+class Decay(NamedTuple):
+    """The static side of the decay systems; a trial's numbers pick and shape one.
+
+    Attributes:
+        systems: names from :data:`DECAY_SYSTEMS`; a trial's ``decay_system`` indexes them.
+        boundaries: epochs at which the ``"piecewise"`` system multiplies the rate.
+        scales: its factors, one per boundary.
+    """
+
+    systems: tuple[str, ...] = DECAY_SYSTEMS
+    boundaries: tuple[int, ...] = ()
+    scales: tuple[float, ...] = ()
+
+    def factor(self, hparams: Mapping[str, Any], steps_per_epoch: int) -> optax.Schedule:
+        """:func:`decay_factor` of a trial under these settings."""
+        return decay_factor(
+            hparams,
+            steps_per_epoch,
+            systems=self.systems,
+            boundaries=self.boundaries,
+            scales=self.scales,
+        )
 
 
 def decay_factor(
@@ -140,6 +163,7 @@ def make_optimizer(
     systems: Sequence[str] = DECAY_SYSTEMS,
     boundaries: Sequence[int] = (),
     scales: Sequence[float] = (),
+    factor: optax.Schedule | None = None,
 ) -> optax.GradientTransformation:
     """An optax optimizer of a static family with traced hyperparameters.
 
@@ -151,6 +175,8 @@ def make_optimizer(
         systems: decay systems the ``decay_system`` index refers to.
         boundaries: epoch boundaries of the ``"piecewise"`` system.
         scales: its cumulative factors.
+        factor: the trial's decay factor when the caller built it already (then
+            ``systems``, ``boundaries`` and ``scales`` are not read).
 
     Returns:
         ``optax.chain(inject_hyperparams(family)(...), scale_by_schedule(decay factor))``.
@@ -167,36 +193,22 @@ def make_optimizer(
     if family not in FAMILIES:
         raise ValueError(f"optimizer must be one of {sorted(FAMILIES)}, got {family!r}")
     hp = {**OPTIMIZER_DEFAULTS, **hparams}
-    lr = hp["learning_rate"]
-    if family == "sgd":
-        inner = optax.inject_hyperparams(optax.sgd)(learning_rate=lr)
-    elif family in ("momentum", "nesterov"):
-        inner = optax.inject_hyperparams(optax.sgd)(
-            learning_rate=lr, momentum=hp["momentum"], nesterov=family == "nesterov"
-        )
-    elif family == "rmsprop":
-        inner = optax.inject_hyperparams(optax.rmsprop)(
-            learning_rate=lr, decay=hp["rms_decay"], eps=hp["eps"]
-        )
-    elif family == "adam":
-        inner = optax.inject_hyperparams(optax.adam)(
-            learning_rate=lr, b1=hp["b1"], b2=hp["b2"], eps=hp["eps"]
-        )
-    else:
-        inner = optax.inject_hyperparams(optax.adamw)(
-            learning_rate=lr,
-            b1=hp["b1"],
-            b2=hp["b2"],
-            eps=hp["eps"],
-            weight_decay=hp["weight_decay"],
-        )
-    factor = decay_factor(
-        hp, steps_per_epoch, systems=systems, boundaries=boundaries, scales=scales
+    factory, names, fixed = _OPTAX[family]
+    inner = optax.inject_hyperparams(factory)(
+        **{arg: hp[name] for name, arg in names.items()}, **fixed
     )
+    if factor is None:
+        factor = decay_factor(
+            hp, steps_per_epoch, systems=systems, boundaries=boundaries, scales=scales
+        )
     return optax.chain(inner, optax.scale_by_schedule(factor))
 
 
 def learning_rate_at(opt_state: optax.OptState, factor: optax.Schedule) -> jax.Array:
     """The learning rate the next update of a :func:`make_optimizer` state will use."""
-    inner, sched = opt_state[0], opt_state[1]
-    return jnp.asarray(inner.hyperparams["learning_rate"]) * factor(sched.count)
+    count = otu.tree_get(opt_state, "count", filtering=_in_schedule_state)
+    return jnp.asarray(otu.tree_get(opt_state, "learning_rate")) * factor(count)
+
+
+def _in_schedule_state(path: tuple[Any, ...], _: Any) -> bool:
+    return getattr(path[-1], "tuple_name", None) == "ScaleByScheduleState"

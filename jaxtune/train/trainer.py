@@ -30,7 +30,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from optax import tree_utils as otu
 
+from jaxtune import hyperparams
 from jaxtune.train import optimizers
 from jaxtune.train.datasets import Dataset, batch_indices
 from jaxtune.train.metrics import History, accuracy, cross_entropy, squared_error
@@ -40,7 +42,8 @@ __all__ = ["TrainState", "Trainer", "make_train"]
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]  # (outputs, targets) -> (batch,)
 
-ARCH_KEYS = ("hidden", "layers")
+# The masked hyperparameters that size the model (epochs is masked too, in the trainer).
+ARCH_KEYS = tuple(k for k in hyperparams.MASKED if k != "epochs")
 
 
 class TrainState(NamedTuple):
@@ -56,10 +59,6 @@ class TrainState(NamedTuple):
 def _all_finite(tree: Any) -> jax.Array:
     leaves = jax.tree_util.tree_leaves(tree)
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
-
-
-def _select(pred: jax.Array, new: Any, old: Any) -> Any:
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -82,26 +81,29 @@ class Trainer:
     loss_fn: LossFn
     metric_fn: LossFn
     metric_name: str
+    maximize: bool  # whether a higher validation metric is better
     arch_keys: tuple[str, ...]
-    decay_systems: tuple[str, ...]
-    piecewise_boundaries: tuple[int, ...]
-    piecewise_scales: tuple[float, ...]
+    decay: optimizers.Decay
     seeds_per_trial: int
+
+    @property
+    def objective(self) -> str:
+        """The name a sweep stores the final validation metric under, e.g. ``val_accuracy``."""
+        return f"val_{self.metric_name}"
 
     @property
     def steps_per_epoch(self) -> int:
         """Mini-batches per epoch (the remainder of the training set is dropped)."""
         return self.data.x_train.shape[0] // self.batch_size
 
-    def _optimizer(self, hparams: Mapping[str, Any]) -> optax.GradientTransformation:
-        return optimizers.make_optimizer(
-            self.optimizer,
-            hparams,
-            self.steps_per_epoch,
-            systems=self.decay_systems,
-            boundaries=self.piecewise_boundaries,
-            scales=self.piecewise_scales,
+    def _optimizer(
+        self, hparams: Mapping[str, Any]
+    ) -> tuple[optax.GradientTransformation, optax.Schedule]:
+        factor = self.decay.factor(hparams, self.steps_per_epoch)
+        opt = optimizers.make_optimizer(
+            self.optimizer, hparams, self.steps_per_epoch, factor=factor
         )
+        return opt, factor
 
     def _arch(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
         return {k: hparams[k] for k in self.arch_keys if k in hparams}
@@ -109,7 +111,7 @@ class Trainer:
     def _check_names(self, hparams: Mapping[str, Any]) -> None:
         # Names are static even when values are traced: a typo would otherwise train
         # silently with a default value.
-        known = {*optimizers.HYPERPARAMS, *self.arch_keys, "epochs"}
+        known = {*hyperparams.TRACED, *self.arch_keys, "epochs"}
         unknown = sorted(set(hparams) - known)
         if unknown:
             raise ValueError(
@@ -121,7 +123,7 @@ class Trainer:
         self._check_names(hparams)
         init_key, data_key = jax.random.split(key)
         params = self.model.init(init_key, self.data.x_train[:1], **self._arch(hparams))
-        opt_state = self._optimizer(hparams).init(params)
+        opt_state = self._optimizer(hparams)[0].init(params)
         zero = jnp.zeros((), jnp.int32)
         return TrainState(params, opt_state, zero, data_key, zero)
 
@@ -153,14 +155,7 @@ class Trainer:
         """
         self._check_names(hparams)
         epochs = jnp.asarray(hparams.get("epochs", self.max_epochs), jnp.int32)
-        opt = self._optimizer(hparams)
-        factor = optimizers.decay_factor(
-            hparams,
-            self.steps_per_epoch,
-            systems=self.decay_systems,
-            boundaries=self.piecewise_boundaries,
-            scales=self.piecewise_scales,
-        )
+        opt, factor = self._optimizer(hparams)
         grad_fn = jax.value_and_grad(self._loss)
         x, y = self.data.x_train, self.data.y_train
         nan = jnp.asarray(jnp.nan, jnp.float32)
@@ -172,8 +167,8 @@ class Trainer:
             new_params = optax.apply_updates(params, updates)
             finite = jnp.isfinite(loss) & _all_finite(new_params)
             apply = ok & finite
-            params = _select(apply, new_params, params)
-            opt_state = _select(apply, new_opt, opt_state)
+            params = otu.tree_where(apply, new_params, params)
+            opt_state = otu.tree_where(apply, new_opt, opt_state)
             loss_sum = loss_sum + jnp.where(apply, loss, 0.0)
             return (params, opt_state, apply, loss_sum, steps_done + apply), None
 
@@ -229,6 +224,7 @@ def make_train(
     loss_fn: LossFn | None = None,
     metric_fn: LossFn | None = None,
     metric_name: str | None = None,
+    maximize: bool | None = None,
     arch_keys: Sequence[str] | None = None,
     decay_systems: Sequence[str] = optimizers.DECAY_SYSTEMS,
     piecewise_boundaries: Sequence[int] | None = None,
@@ -249,6 +245,9 @@ def make_train(
         metric_fn: ``(outputs, targets) -> (batch,)`` per-example validation metric.
             Default: accuracy (classification) or squared error (regression).
         metric_name: its name in results. Default ``"accuracy"`` or ``"mse"``.
+        maximize: whether a higher metric is better. Default: True for the built-in
+            accuracy, False for squared error; required with a ``metric_fn`` of your own
+            (nothing is inferred from its name).
         arch_keys: hyperparameters passed to the model as keyword arguments. Default
             ``("hidden", "layers")`` for :class:`jaxtune.models.MLP`, none otherwise.
         decay_systems: the systems a trial's ``decay_system`` index refers to.
@@ -294,6 +293,12 @@ def make_train(
         piecewise_boundaries = (max(max_epochs // 2, 1), max(3 * max_epochs // 4, 1))
     if piecewise_scales is None:
         piecewise_scales = (0.1,) * len(piecewise_boundaries)
+    if metric_fn is not None and maximize is None:
+        raise ValueError(
+            "maximize: say whether a higher metric_fn is better (maximize=True or False)"
+        )
+    if maximize is None:
+        maximize = classification
     if arch_keys is None:
         arch_keys = ARCH_KEYS if isinstance(model, MLP) else ()
     return Trainer(
@@ -305,9 +310,10 @@ def make_train(
         loss_fn=loss_fn or (cross_entropy if classification else squared_error),
         metric_fn=metric_fn or (accuracy if classification else squared_error),
         metric_name=metric_name or ("accuracy" if classification else "mse"),
+        maximize=bool(maximize),
         arch_keys=tuple(arch_keys),
-        decay_systems=decay_systems,
-        piecewise_boundaries=tuple(piecewise_boundaries),
-        piecewise_scales=tuple(piecewise_scales),
+        decay=optimizers.Decay(
+            decay_systems, tuple(piecewise_boundaries), tuple(piecewise_scales)
+        ),
         seeds_per_trial=seeds_per_trial,
     )

@@ -234,10 +234,17 @@ def test_pluggable_loss_and_metric(data) -> None:
         return jnp.maximum(0.0, 1.0 + jnp.max(out, axis=1) - correct)
 
     trainer = train.make_train(
-        data, batch_size=32, max_epochs=2, loss_fn=hinge, metric_fn=hinge, metric_name="hinge"
+        data,
+        batch_size=32,
+        max_epochs=2,
+        loss_fn=hinge,
+        metric_fn=hinge,
+        metric_name="hinge",
+        maximize=False,
     )
     hist = jax.jit(trainer)({"learning_rate": 0.05, "hidden": 32, "layers": 1}, jax.random.key(0))
-    assert trainer.metric_name == "hinge"
+    assert trainer.metric_name == "hinge" and trainer.objective == "val_hinge"
+    assert not trainer.maximize
     np.testing.assert_allclose(np.asarray(hist.val_metric), np.asarray(hist.val_loss), rtol=1e-6)
 
 

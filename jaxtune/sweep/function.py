@@ -1,0 +1,92 @@
+"""A user's own ``train(hparams, key)`` as a sweep task, and :func:`as_task`.
+
+Any pure function of one trial's hyperparameters (a dict of traced scalars) and a PRNG
+key that returns a dict of scalars (or a :class:`jaxtune.History`) can be swept. A
+trainer from :func:`jaxtune.make_train` passed as the task keeps its own metric and
+direction; any other function is ranked by ``val_loss``, lower is better, unless told
+otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from jaxtune.space import Space
+from jaxtune.sweep.task import Group, SweepTask, Task, TrainFn
+
+__all__ = ["FunctionTask", "as_task"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FunctionTask:
+    """A user's pure ``fn(hparams, key)`` as a task: one group, no space checks.
+
+    Attributes:
+        fn: the training function; every name of the space reaches it, traced.
+        objective: the output that ranks trials. Default: the trainer's ``objective``
+            (e.g. ``val_accuracy``) for a :func:`jaxtune.make_train` trainer, else
+            ``val_loss``.
+        maximize: whether higher is better. Default: the trainer's direction for its own
+            objective, else False.
+
+    Example:
+        >>> task = FunctionTask(lambda hp, key: {"val_loss": hp["x"] ** 2})
+        >>> task.objective, task.maximize, task.group_of(None, {"x": 0.5})
+        ('val_loss', False, ())
+    """
+
+    fn: TrainFn
+    objective: str = ""
+    maximize: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise TypeError(f"task must be a jaxtune Task or a callable, got {self.fn!r}")
+        own = getattr(self.fn, "objective", None)
+        objective = self.objective or own or "val_loss"
+        if not isinstance(objective, str):
+            raise ValueError(f"objective must be a string, got {objective!r}")
+        maximize = self.maximize
+        if maximize is None:
+            maximize = bool(getattr(self.fn, "maximize", False)) if objective == own else False
+        object.__setattr__(self, "objective", objective)
+        object.__setattr__(self, "maximize", bool(maximize))
+
+    @property
+    def name(self) -> str:
+        """``module.qualname`` of the function."""
+        fn = self.fn
+        return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+    def prepare(self, space: Space) -> None:
+        """Nothing to check: the function decides what its hyperparameters mean."""
+
+    def identity(self) -> dict[str, Any]:
+        """The function's name."""
+        return {"function": self.name}
+
+    def group_of(self, space: Space, trial: Mapping[str, Any]) -> Group:
+        """One group: a function has no static hyperparameters."""
+        return ()
+
+    def trainer(self, space: Space, group: Group) -> TrainFn:
+        """The function itself."""
+        return self.fn
+
+
+def as_task(task: Any) -> SweepTask:
+    """The task interface of ``task``: a :class:`Task` or other :class:`SweepTask` as it
+    is, a callable wrapped in :class:`FunctionTask`, ``None`` the default :class:`Task`.
+
+    Example:
+        >>> as_task(None) == Task(), type(as_task(lambda hp, key: {})).__name__
+        (True, 'FunctionTask')
+    """
+    if task is None:
+        return Task()
+    # Task first: a protocol check would evaluate Task's properties (and load its data).
+    if isinstance(task, Task | FunctionTask) or isinstance(task, SweepTask):  # noqa: SIM101
+        return task
+    return FunctionTask(task)
