@@ -174,6 +174,18 @@ BAD = [
     ("unknown sampler", "", 'sampler = "bayes"\n', "sampler"),
     ("unknown optimizer", '[space]\noptimizer = ["sgd", "lion"]\n', "", "optimizer"),
     ("wrong type in task", '[task]\nepochs = "ten"\n', "", "task.epochs"),
+    ("chunk_size a word", "", 'chunk_size = "big"\n', "chunk_size"),
+    ("chunk_size negative", "", "chunk_size = -1\n", "chunk_size"),
+    ("chunk_size zero", "", "chunk_size = 0\n", "chunk_size"),
+    ("chunk_size fractional", "", "chunk_size = 2.5\n", "chunk_size"),
+    ("negative seed", "", "seed = -1\n", "seed"),
+    ("dataset a number", "[task]\ndataset = 5\n", "", "task.dataset"),
+    ("val_fraction a string", '[task]\nval_fraction = "0.2"\n', "", "task.val_fraction"),
+    ("data_seed a string", '[task]\ndata_seed = "x"\n', "", "task.data_seed"),
+    ("task batch_size zero", "[task]\nbatch_size = 0\n", "", "task.batch_size"),
+    ("task optimizer unknown", '[task]\noptimizer = "nosuch"\n', "", "task.optimizer"),
+    ("batch_size above the data", "[space]\nbatch_size = [64, 100000]\n", "", "batch_size"),
+    ("decay system unknown", '[space]\ndecay_system = ["none", "cosine"]\n', "", "decay_system"),
 ]
 
 
@@ -184,6 +196,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capsys, what, body, head, n
     assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and named in err[0], err
+    assert not (tmp_path / "o").exists()  # checked before anything is written
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys) -> None:

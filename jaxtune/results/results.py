@@ -110,6 +110,24 @@ class Results:
 
         return sorted(pool, key=key)[:k]
 
+    def retrain(self, trial_id: int, epochs: int | None = None) -> tuple[Any, Any]:
+        """Train one trial of a built-in-task sweep again, alone; get its model back.
+
+        Uses the stored task settings, space, hyperparameters and the trial's key, so
+        the returned history equals the stored curve (rtol 1e-5).
+
+        Args:
+            trial_id: the trial, e.g. ``results.best()[0].trial``.
+            epochs: train this many epochs instead of the trial's own.
+
+        Returns:
+            ``(params, history)``: final parameters and a :class:`jaxtune.History`.
+        """
+        # Imported here: reading a store never needs the trainer.
+        from jaxtune.sweep.retrain import retrain
+
+        return retrain(self, trial_id, epochs)
+
     # ----------------------------------------------------------------- analysis
 
     def importance(self, **kw: Any) -> dict[str, float]:
