@@ -60,7 +60,7 @@ class FunctionTask:
         fn = self.fn
         return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
-    def prepare(self, space: Space) -> None:
+    def prepare(self, space: Space, seed: int = 0) -> None:
         """Nothing to check: the function decides what its hyperparameters mean."""
 
     def identity(self) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def retrain(results: Any, trial_id: int, epochs: int | None = None) -> tuple[Any
     record = by_id[trial_id]
     info = next(r for r in results.rounds if r["round"] == record.round)
     space, task = Space.from_dict(info["space"]), Task.from_dict(meta["task"])
-    task.prepare(space)
+    task.prepare(space, meta["seed"])
     group = task.group_of(space, record.hparams)
     trainer = task.trainer(space, group)
     static = dict(group)
@@ -63,11 +63,12 @@ def retrain(results: Any, trial_id: int, epochs: int | None = None) -> tuple[Any
     key = jax.random.fold_in(jax.random.key(meta["seed"]), trial_id)
     n = trainer.max_epochs
 
-    def train_one(key: jax.Array) -> tuple[Any, History]:
-        state, hist = trainer.run(trainer.init(hp, key), hp, n)
+    def train_one(key: jax.Array, seed_index: Any) -> tuple[Any, History]:
+        state = trainer.init(hp, key)
+        state, hist = trainer.run(state, hp, n, start_epoch=0, seed_index=seed_index)
         return state.params, hist
 
     if trainer.seeds_per_trial == 1:
-        return jax.jit(train_one)(key)
+        return jax.jit(train_one)(key, 0)
     keys = jax.random.split(key, trainer.seeds_per_trial)
-    return jax.jit(jax.vmap(train_one))(keys)
+    return jax.jit(jax.vmap(train_one))(keys, jax.numpy.arange(trainer.seeds_per_trial))

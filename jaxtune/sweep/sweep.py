@@ -126,7 +126,7 @@ class Sweep:
         self.chunk_size = chunk_size
         self.quiet = quiet
         self.task = as_task(task)
-        self.task.prepare(self.space)
+        self.task.prepare(self.space, self.seed)
         self.objective = objective or self.task.objective
         if not isinstance(self.objective, str):
             raise ValueError(f"objective must be a string, got {self.objective!r}")

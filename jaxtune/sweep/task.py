@@ -61,8 +61,12 @@ class SweepTask(Protocol):
     objective: str
     maximize: bool
 
-    def prepare(self, space: Space) -> None:
-        """Check ``space`` and load what training needs; raise ``ValueError`` naming it."""
+    def prepare(self, space: Space, seed: int) -> None:
+        """Check ``space`` and load what training needs; raise ``ValueError`` naming it.
+
+        ``seed`` is the sweep's: what the task derives from it (a shared data order)
+        must be the same every time the sweep runs.
+        """
 
     def identity(self) -> dict[str, Any]:
         """Plain values that identify what is trained, kept in the store."""
@@ -98,6 +102,8 @@ class Task:
         seeds_per_trial: seeds trained per trial; metrics are averaged over them.
         val_fraction: share of the data held out for validation.
         data_seed: seed of the train/validation split.
+        data_order: ``"shared"`` (every trial of a seed index sees the same mini-batches,
+            ordered by the sweep's seed) or ``"per_trial"`` (each trial's own key).
     """
 
     dataset: str = "digits"
@@ -110,6 +116,7 @@ class Task:
     seeds_per_trial: int = 1
     val_fraction: float = 0.2
     data_seed: int = 0
+    data_order: str = "shared"
 
     def __post_init__(self) -> None:
         if self.model not in ("mlp", "cnn"):
@@ -120,6 +127,10 @@ class Task:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"task.{name} must be an integer >= {low}, got {value!r}")
+        if self.data_order not in ("shared", "per_trial"):
+            raise ValueError(
+                f"task.data_order must be 'shared' or 'per_trial', got {self.data_order!r}"
+            )
         frac = self.val_fraction
         if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 < frac < 1:
             raise ValueError(f"task.val_fraction must be a number in (0, 1), got {frac!r}")
@@ -174,9 +185,10 @@ class Task:
             cache["data"] = self.load_data()
         return cache["data"]
 
-    def prepare(self, space: Space) -> None:
+    def prepare(self, space: Space, seed: int = 0) -> None:
         """Load the data and check the space against it (:func:`check_space`)."""
         check_space(space, self, self.data().x_train.shape[0])
+        self.__dict__.setdefault("_cache", {})["seed"] = seed
 
     def identity(self) -> dict[str, Any]:
         """The task's settings."""
@@ -192,16 +204,23 @@ class Task:
     def trainer(self, space: Space, group: Group) -> Trainer:
         """The trainer of a group, built once per (space, group)."""
         cache = self.__dict__.setdefault("_cache", {})
-        key = ("trainer", space, group)
+        seed = cache.get("seed", 0)
+        key = ("trainer", space, group, seed)
         if key not in cache:
             static = dict(group)
             cache[key] = self.make_trainer(
-                space, self.data(), static["optimizer"], static["batch_size"]
+                space, self.data(), static["optimizer"], static["batch_size"], order_seed=seed
             )
         return cache[key]
 
     def make_trainer(
-        self, space: Space, data: datasets.Dataset, optimizer: str, batch_size: int
+        self,
+        space: Space,
+        data: datasets.Dataset,
+        optimizer: str,
+        batch_size: int,
+        *,
+        order_seed: int = 0,
     ) -> Trainer:
         """The trainer of one group: padded to the largest sizes the space allows."""
 
@@ -229,6 +248,8 @@ class Task:
             arch_keys=arch_keys,
             decay_systems=systems,
             seeds_per_trial=self.seeds_per_trial,
+            data_order=self.data_order,
+            order_seed=order_seed,
         )
 
 

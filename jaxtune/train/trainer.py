@@ -52,7 +52,7 @@ class TrainState(NamedTuple):
     params: Any  # the model's parameter pytree
     opt_state: optax.OptState  # chain(inject_hyperparams state, scale_by_schedule state)
     epoch: jax.Array  # () int32: epochs the program has run (active or not)
-    key: jax.Array  # () PRNG key: the data order of epoch e is fold_in(key, e)
+    key: jax.Array  # () PRNG key: with per-trial order, epoch e's order is fold_in(key, e)
     diverged_epoch: jax.Array  # () int32: 1-based epoch of divergence, 0 if none
 
 
@@ -85,6 +85,8 @@ class Trainer:
     arch_keys: tuple[str, ...]
     decay: optimizers.Decay
     seeds_per_trial: int
+    data_order: str  # "shared" (one order per seed index for all trials) or "per_trial"
+    order_seed: int  # the shared order's seed
 
     @property
     def objective(self) -> str:
@@ -136,8 +138,25 @@ class Trainer:
         y = self.data.y_val
         return jnp.mean(self.loss_fn(out, y)), jnp.mean(self.metric_fn(out, y))
 
+    def order_key(self, state: TrainState, seed_index: int | jax.Array = 0) -> jax.Array:
+        """The key whose ``fold_in(., epoch)`` orders an epoch's mini-batches.
+
+        Shared order: ``fold_in(key(order_seed), seed_index)``, the same for every trial
+        (a constant under vmap, so every trial's batch is one gather). Per-trial order:
+        the state's own key.
+        """
+        if self.data_order == "shared":
+            return jax.random.fold_in(jax.random.key(self.order_seed), seed_index)
+        return state.key
+
     def run(
-        self, state: TrainState, hparams: Mapping[str, Any], num_epochs: int
+        self,
+        state: TrainState,
+        hparams: Mapping[str, Any],
+        num_epochs: int,
+        *,
+        start_epoch: int | None = None,
+        seed_index: int | jax.Array = 0,
     ) -> tuple[TrainState, History]:
         """Train ``num_epochs`` (static) more epochs from ``state``.
 
@@ -149,6 +168,11 @@ class Trainer:
             state: where to continue from (see :meth:`init`).
             hparams: the trial's numbers (traced or concrete).
             num_epochs: epochs to run (static).
+            start_epoch: ``state.epoch`` when the caller knows it statically (e.g. 0 for
+                a fresh state). The epoch's data order then is not batched over trials
+                under vmap, which keeps shared-order batches one gather; the numbers are
+                the same either way.
+            seed_index: which of a trial's seeds this is (selects the shared order).
 
         Returns:
             The new state and the :class:`History` of these epochs.
@@ -158,6 +182,7 @@ class Trainer:
         opt, factor = self._optimizer(hparams)
         grad_fn = jax.value_and_grad(self._loss)
         x, y = self.data.x_train, self.data.y_train
+        order = self.order_key(state, seed_index)
         nan = jnp.asarray(jnp.nan, jnp.float32)
 
         def step(carry, idx):
@@ -172,11 +197,12 @@ class Trainer:
             loss_sum = loss_sum + jnp.where(apply, loss, 0.0)
             return (params, opt_state, apply, loss_sum, steps_done + apply), None
 
-        def epoch(state: TrainState, _):
+        def epoch(state: TrainState, i):
             e = state.epoch  # 0-based index of the epoch about to run
+            e_order = e if start_epoch is None else start_epoch + i  # equal; maybe static
             active = (e < epochs) & (state.diverged_epoch == 0)
             lr = optimizers.learning_rate_at(state.opt_state, factor)
-            idx = batch_indices(jax.random.fold_in(state.key, e), x.shape[0], self.batch_size)
+            idx = batch_indices(jax.random.fold_in(order, e_order), x.shape[0], self.batch_size)
             zero = jnp.zeros((), jnp.float32)
             init = (state.params, state.opt_state, active, zero, jnp.zeros((), jnp.int32))
             (params, opt_state, ok, loss_sum, done), _ = jax.lax.scan(step, init, idx)
@@ -197,21 +223,24 @@ class Trainer:
             new_state = TrainState(params, opt_state, e + 1, state.key, record.diverged_epoch)
             return new_state, record
 
-        state, hist = jax.lax.scan(epoch, state, None, length=num_epochs)
+        state, hist = jax.lax.scan(epoch, state, jnp.arange(num_epochs, dtype=jnp.int32))
         hist = hist._replace(epochs=epochs, diverged_epoch=state.diverged_epoch)
         return state, hist
 
-    def train_one(self, hparams: Mapping[str, Any], key: jax.Array) -> History:
+    def train_one(
+        self, hparams: Mapping[str, Any], key: jax.Array, seed_index: int | jax.Array = 0
+    ) -> History:
         """Train one seed of one trial from scratch for ``max_epochs``."""
         state = self.init(hparams, key)
-        return self.run(state, hparams, self.max_epochs)[1]
+        return self.run(state, hparams, self.max_epochs, start_epoch=0, seed_index=seed_index)[1]
 
     def __call__(self, hparams: Mapping[str, Any], key: jax.Array) -> History:
         """Train one trial from scratch; with several seeds, a leading seed axis."""
         if self.seeds_per_trial == 1:
             return self.train_one(hparams, key)
         keys = jax.random.split(key, self.seeds_per_trial)
-        return jax.vmap(self.train_one, in_axes=(None, 0))(hparams, keys)
+        seeds = jnp.arange(self.seeds_per_trial)
+        return jax.vmap(self.train_one, in_axes=(None, 0, 0))(hparams, keys, seeds)
 
 
 def make_train(
@@ -230,6 +259,8 @@ def make_train(
     piecewise_boundaries: Sequence[int] | None = None,
     piecewise_scales: Sequence[float] | None = None,
     seeds_per_trial: int = 1,
+    data_order: str = "shared",
+    order_seed: int = 0,
 ) -> Trainer:
     """Build a pure trainer for one static configuration.
 
@@ -255,6 +286,13 @@ def make_train(
             three quarters of ``max_epochs``.
         piecewise_scales: its factors. Default ``(0.1, 0.1)``.
         seeds_per_trial: seeds trained per trial (batched too).
+        data_order: ``"shared"`` (default): every trial sees the same mini-batches in
+            the same order (one order per seed index, from ``order_seed``), so under
+            vmap the batch is gathered once for all trials and the first layer becomes
+            one large matmul; it also pairs the comparison between hyperparameters
+            (common random numbers). ``"per_trial"``: each trial's order comes from its
+            own key. Initial parameters come from the trial's key either way.
+        order_seed: seed of the shared order (a sweep passes its own seed).
 
     Returns:
         A :class:`Trainer`: ``trainer(hparams, key) -> History``.
@@ -293,6 +331,10 @@ def make_train(
         piecewise_boundaries = (max(max_epochs // 2, 1), max(3 * max_epochs // 4, 1))
     if piecewise_scales is None:
         piecewise_scales = (0.1,) * len(piecewise_boundaries)
+    if data_order not in ("shared", "per_trial"):
+        raise ValueError(f"data_order must be 'shared' or 'per_trial', got {data_order!r}")
+    if not isinstance(order_seed, int) or isinstance(order_seed, bool) or order_seed < 0:
+        raise ValueError(f"order_seed must be an integer >= 0, got {order_seed!r}")
     if metric_fn is not None and maximize is None:
         raise ValueError(
             "maximize: say whether a higher metric_fn is better (maximize=True or False)"
@@ -316,4 +358,6 @@ def make_train(
             decay_systems, tuple(piecewise_boundaries), tuple(piecewise_scales)
         ),
         seeds_per_trial=seeds_per_trial,
+        data_order=data_order,
+        order_seed=order_seed,
     )
