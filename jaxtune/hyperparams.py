@@ -36,6 +36,7 @@ __all__ = [
     "check_bounds",
     "check_value",
     "defaults",
+    "markdown_table",
 ]
 
 Kind = Literal["traced", "masked", "static"]
@@ -205,3 +206,16 @@ def check_bounds(name: str, low: float, high: float, *, where: str = "space.") -
             f"{where}{name}: values must lie in {h.range_text(labels=False)}, "
             f"got [{low:g}, {high:g}]"
         )
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for the README (a test keeps the two equal).
+
+    Example:
+        >>> markdown_table().splitlines()[2]
+        '| `learning_rate` | traced | (0, inf) | 0.01 | initial learning rate alpha0 |'
+    """
+    lines = ["| name | kind | range | default | meaning |", "| --- | --- | --- | --- | --- |"]
+    for h in _ROWS:
+        lines.append(f"| `{h.name}` | {h.kind} | {h.range_text()} | {h.default} | {h.meaning} |")
+    return "\n".join(lines)

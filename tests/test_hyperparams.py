@@ -58,3 +58,10 @@ def test_check_bounds():
         H.check_bounds("b2", 0.9, 1.0)
     with pytest.raises(ValueError, match=r"decay_system: values must lie in \[0, 5\]"):
         H.check_bounds("decay_system", 0, 6)
+
+
+def test_readme_shows_the_table_as_generated():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert H.markdown_table() in readme
