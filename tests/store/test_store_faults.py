@@ -17,7 +17,7 @@ import pytest
 
 from jaxtune.store import Store, StoreNotStartedError, TrialRecord
 
-JAXTUNE = Path(__file__).resolve().parents[1] / "jaxtune"
+JAXTUNE = Path(__file__).resolve().parents[2] / "jaxtune"
 PRELUDE = f"""
 import os, signal, sys, types
 pkg = types.ModuleType("jaxtune")

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jaxtune._store_db import (
+from jaxtune.store.db import (
     COLUMNS,
     DB_NAME,
     LOCK_NAME,

@@ -29,7 +29,7 @@ ROUND0 |= dict(sampler="random", seed=0)
 # A child process imports the store alone (stdlib only), not JAX: it starts in ~50 ms.
 PRELUDE = (
     "import sys, types; pkg = types.ModuleType('jaxtune'); "
-    f"pkg.__path__ = [{str(Path(__file__).parents[1] / 'jaxtune')!r}]; "
+    f"pkg.__path__ = [{str(Path(__file__).parents[2] / 'jaxtune')!r}]; "
     "sys.modules['jaxtune'] = pkg; from jaxtune.store import Store\n"
 )
 
