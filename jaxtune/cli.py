@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
@@ -35,18 +37,47 @@ class UsageError(Exception):
     """A bad argument or config value: exit status 2 with one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"jaxtune: error: {message}\n")
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models."
-    )
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
-    s.add_argument("--trials", type=int, help="number of trials (default 256)")
-    s.add_argument("--dataset", help="digits, synthetic or a path to an .npz with x and y")
-    s.add_argument("--out", help="the sweep's folder (default runs/<dataset>)")
-    s.add_argument("--seed", type=int, help="seed of sampling and training (default 0)")
-    s.add_argument("--sampler", help="random (default), grid or quasi_random")
+    s.add_argument("--trials", type=_count(1), help="number of trials (default 256)")
+    s.add_argument(
+        "--dataset", type=_nonempty, help="digits, synthetic or a path to an .npz with x and y"
+    )
+    s.add_argument("--out", type=_nonempty, help="the sweep's folder (default runs/<dataset>)")
+    s.add_argument("--seed", type=_count(0), help="seed of sampling and training (default 0)")
+    s.add_argument("--sampler", type=_nonempty, help="random (default), grid or quasi_random")
+    s.add_argument(
+        "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
+    )
     for name, text in (
         ("show", "print the best trials of a sweep"),
         ("resume", "finish a sweep that was interrupted"),
@@ -56,12 +87,16 @@ def _parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=text)
         c.add_argument("store", help="the sweep's folder, e.g. runs/digits")
         if name == "show":
-            c.add_argument("--top", type=int, default=10, help="rows of the table")
+            c.add_argument("--top", type=_count(1), default=10, help="rows of the table")
         if name == "zoom":
-            c.add_argument("--top-k", type=int, default=10, help="best trials to zoom around")
-            c.add_argument("--trials", type=int, help="trials of the new round")
+            c.add_argument(
+                "--top-k", type=_count(1), default=10, help="best trials to zoom around"
+            )
+            c.add_argument("--trials", type=_count(1), help="trials of the new round")
         if name == "plot":
-            c.add_argument("--out", help="folder for the PNGs (default <store>/plots)")
+            c.add_argument(
+                "--out", type=_nonempty, help="folder for the PNGs (default <store>/plots)"
+            )
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -69,13 +104,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_config(path: str) -> dict[str, Any]:
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a folder; give a TOML config file (see examples/)")
     if not os.path.isfile(path):
         raise UsageError(f"config file not found: {path}")
     try:
         with open(path, "rb") as f:
             config = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"{path}: not valid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not a valid TOML text file: {e}") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read it: {e.strerror}") from None
     unknown = sorted(set(config) - set(_CONFIG_KEYS))
     if unknown:
         raise UsageError(f"{path}: unknown key {unknown[0]!r}; known: {list(_CONFIG_KEYS)}")
@@ -101,6 +140,8 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     task_dict = dict(task_dict)
     if args.dataset:
         task_dict["dataset"] = args.dataset
+    if args.data_order:
+        task_dict["data_order"] = args.data_order
     task = Task.from_dict(task_dict)
     space_spec = config.get("space")
     if space_spec is not None and not isinstance(space_spec, dict):
@@ -179,7 +220,12 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     if args.command == "plot":
         from jaxtune.results import plots
 
-        for path in plots.sweep_report(target, args.out or os.path.join(args.store, "plots")):
+        out = args.out or os.path.join(args.store, "plots")
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError(f"--out {out}: exists and is not a folder")
+        if not target.ok():
+            print("jaxtune: no finished, non-diverged trial: curves left empty", file=sys.stderr)
+        for path in plots.sweep_report(target, out):
             print(path)
         return 0
     _enable_cache(args)
@@ -192,10 +238,13 @@ def _run(args: argparse.Namespace, target: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxtune`` command; returns the exit status."""
-    from jaxtune.store import StoreLockedError
+    from jaxtune.store import StoreError
     from jaxtune.sweep import SweepMismatchError
 
     args = _parser().parse_args(argv)
+    # A polite kill (SIGTERM) stops like Ctrl-C: finished chunks are committed already.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         target = _setup(args)
     except (UsageError, ValueError, TypeError, FileNotFoundError, sqlite3.DatabaseError) as e:
@@ -203,15 +252,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _run(args, target)
-    except (StoreLockedError, SweepMismatchError) as e:
+    except (StoreError, SweepMismatchError, UsageError, ValueError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        store = getattr(args, "store", None) or getattr(target, "path", "")
         print(
-            "jaxtune: interrupted; finished chunks are stored: run 'jaxtune resume' to finish",
+            f"jaxtune: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}; "
+            f"finished chunks are stored: run 'jaxtune resume {store}' to finish",
             file=sys.stderr,
         )
-        return 130
+        return 143 if isinstance(e, _Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the sweep is, so it unwinds as Ctrl-C does."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 def _one_line(e: BaseException) -> str:

@@ -187,7 +187,13 @@ class Task:
 
     def prepare(self, space: Space, seed: int = 0) -> None:
         """Load the data and check the space against it (:func:`check_space`)."""
-        check_space(space, self, self.data().x_train.shape[0])
+        data = self.data()
+        if self.model == "cnn" and data.x_train.ndim != 4:
+            raise ValueError(
+                f"task.model='cnn' needs image data (n, height, width, channels); "
+                f"task.dataset {self.dataset!r} has inputs of shape {data.x_train.shape[1:]}"
+            )
+        check_space(space, self, data.x_train.shape[0])
         self.__dict__.setdefault("_cache", {})["seed"] = seed
 
     def identity(self) -> dict[str, Any]:

@@ -224,13 +224,24 @@ def from_npz(path: str | os.PathLike[str], **kwargs) -> Dataset:
         The dataset, named after the file unless ``name`` is given.
 
     Raises:
-        ValueError: if the file lacks ``x`` or ``y`` (the message names the key).
+        ValueError: if the file is not an ``.npz`` of numeric arrays or lacks ``x`` or
+            ``y`` (the message names the file and the key).
     """
-    with np.load(path) as data:
+    try:
+        # allow_pickle stays off: a data file must never run code.
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{os.fspath(path)}: not a readable .npz file of arrays ({e})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{os.fspath(path)}: a single .npy array, not an .npz with x and y")
+    with data:
         for key in ("x", "y"):
             if key not in data:
                 raise ValueError(f"{os.fspath(path)} has no array {key!r} (has {list(data)})")
-        x, y = data["x"], data["y"]
+        try:
+            x, y = data["x"], data["y"]
+        except ValueError as e:  # an object array would need pickle
+            raise ValueError(f"{os.fspath(path)}: x and y must be numeric arrays ({e})") from None
     kwargs.setdefault("name", os.path.splitext(os.path.basename(path))[0])
     return from_arrays(x, y, **kwargs)
 
