@@ -98,6 +98,7 @@ def bench_workload(wl: Workload, profile: Profile, ceiling: float) -> dict[str, 
     epochs = profile.epochs
     flops = wl.flops_per_trial(epochs)
     trainers = {m: trainer_for(wl, epochs) for m in ("B", "D", "D'", "E")}
+    trainers["Dp"] = trainer_for(wl, epochs, data_order="per_trial")
     single = jax.jit(trainers["B"])  # B's function; C reuses it
     make_a = tutorial_runner(wl, epochs)
     hx_missing = hyperoptax_status()
@@ -120,6 +121,7 @@ def bench_workload(wl: Workload, profile: Profile, ceiling: float) -> dict[str, 
             "D": lambda hp=hp, keys=keys, d_out=d_out: jaxtune_runner(
                 trainers["D"], hp, keys, "auto", d_out
             ),
+            "Dp": lambda hp=hp, keys=keys: jaxtune_runner(trainers["Dp"], hp, keys, "auto", {}),
             "D'": lambda hp=hp, keys=keys: jaxtune_runner(trainers["D'"], hp, keys, None, {}),
         }
         if hx_objective is not None:

@@ -7,7 +7,9 @@ and synchronizes before it returns, so that the caller can time it:
 - B, :func:`sequential_runner` (from ``bench_parallel``): jaxtune's scanned trainer,
   jitted for one trial, called in a Python loop;
 - C, :func:`optuna_runner`: Optuna driving B one trial at a time;
-- D and D', :func:`jaxtune_runner`: :func:`jaxtune.parallel.run`, chunked or full vmap;
+- D and D', :func:`jaxtune_runner`: :func:`jaxtune.parallel.run`, chunked or full vmap,
+  every trial on the same mini-batches (the default); Dp the same as D with each trial's
+  own mini-batch order;
 - E, :func:`hyperoptax_runner`: hyperoptax's ``RandomSearch``, when it is installed.
 """
 
@@ -46,13 +48,14 @@ __all__ = [
     "version",
 ]
 
-METHODS = ("A", "B", "C-random", "C-TPE", "D", "D'", "E")
+METHODS = ("A", "B", "C-random", "C-TPE", "D", "Dp", "D'", "E")
 LABELS = {
     "A": "A  tutorial loop",
     "B": "B  scanned, seq.",
     "C-random": "C  optuna random",
     "C-TPE": "C  optuna TPE",
     "D": "D  jaxtune auto",
+    "Dp": "Dp auto, own order",
     "D'": "D' full vmap",
     "E": "E  hyperoptax",
 }

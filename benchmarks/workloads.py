@@ -218,11 +218,12 @@ def make_workload(name: str, profile: Profile) -> Workload:
     return Workload(name, label, data, mlp, batch, flops, count_params(mlp, data.x_train))
 
 
-def trainer_for(wl: Workload, epochs: int) -> Trainer:
+def trainer_for(wl: Workload, epochs: int, data_order: str = "shared") -> Trainer:
     """A jaxtune trainer for ``wl``: SGD + momentum, no decay, the model at full size.
 
     Every call returns a new object, so compiled programs are not shared between methods
-    (each method's compile time is its own).
+    (each method's compile time is its own). ``data_order`` is the trainer's (shared by
+    default: every trial sees the same mini-batches).
     """
     return make_train(
         wl.data,
@@ -231,6 +232,7 @@ def trainer_for(wl: Workload, epochs: int) -> Trainer:
         batch_size=wl.batch,
         max_epochs=epochs,
         decay_systems=("none",),
+        data_order=data_order,
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 BENCH = BENCHMARKS / "bench_sweep.py"
-ALWAYS = ("A", "B", "C-random", "C-TPE", "D", "D'")
+ALWAYS = ("A", "B", "C-random", "C-TPE", "D", "Dp", "D'")
 
 
 def _import(name: str) -> ModuleType:
