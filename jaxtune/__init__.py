@@ -43,7 +43,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
-from jaxtune.sweep import Sweep, Task, task
+from jaxtune.sweep import Hyperband, SuccessiveHalving, Sweep, Task, task
 from jaxtune.train import History, datasets, make_train, models, optimizers
 
 # The flat module paths of jaxtune 0.1 stay importable: ``from jaxtune.datasets import
@@ -60,11 +60,13 @@ __all__ = [
     "Dimension",
     "Fixed",
     "History",
+    "Hyperband",
     "IntUniform",
     "LogUniform",
     "OneMinusLogUniform",
     "Results",
     "Space",
+    "SuccessiveHalving",
     "Sweep",
     "Task",
     "Uniform",

@@ -104,9 +104,16 @@ class Results:
         ]
         sign = -1.0 if self.maximize else 1.0
 
-        def key(t: TrialRecord) -> tuple[float, float, int]:
+        def key(t: TrialRecord) -> tuple[float, float, float, int]:
+            # Under a scheduler, a trial of a higher rung trained longer: it ranks first.
+            rung = -(t.final.get("rung") or 0)
             loss = t.final.get("val_loss")
-            return (sign * t.final[self.objective], loss if loss is not None else 1e300, t.trial)
+            return (
+                rung,
+                sign * t.final[self.objective],
+                loss if loss is not None else 1e300,
+                t.trial,
+            )
 
         return sorted(pool, key=key)[:k]
 

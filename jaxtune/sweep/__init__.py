@@ -7,6 +7,7 @@ the rows the store keeps.
 
 from jaxtune.sweep import task
 from jaxtune.sweep.function import FunctionTask, as_task
+from jaxtune.sweep.schedulers import Hyperband, SuccessiveHalving
 from jaxtune.sweep.sweep import SAMPLERS, Sweep, SweepMismatchError
 from jaxtune.sweep.task import MASKED, STATIC, SweepTask, Task, check_space, default_space
 
@@ -15,6 +16,8 @@ __all__ = [
     "SAMPLERS",
     "STATIC",
     "FunctionTask",
+    "Hyperband",
+    "SuccessiveHalving",
     "Sweep",
     "SweepMismatchError",
     "SweepTask",

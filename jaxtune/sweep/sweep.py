@@ -28,6 +28,8 @@ from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep.function import as_task
 from jaxtune.sweep.records import records_from_outputs
+from jaxtune.sweep.rungs import RungRound
+from jaxtune.sweep.schedulers import scheduler_from_dict
 from jaxtune.sweep.task import Group, SweepTask
 
 __all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
@@ -79,6 +81,9 @@ class Sweep:
         maximize: whether higher is better. Default: the task's direction for its own
             objective, False (lower is better) for any other. Never guessed from a name.
         quiet: no progress bar. It is also off when stderr is not a terminal.
+        scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
+            :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
+            Hyperband sets the number of trials itself.
 
     Example:
         >>> import tempfile, jaxtune
@@ -109,6 +114,7 @@ class Sweep:
         objective: str | None = None,
         maximize: bool | None = None,
         quiet: bool = False,
+        scheduler: Any = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
@@ -133,6 +139,14 @@ class Sweep:
         if maximize is None:  # the task knows the direction of its own objective only
             maximize = self.task.maximize if self.objective == self.task.objective else False
         self.maximize = maximize
+        self.scheduler = scheduler_from_dict(scheduler)
+        if self.scheduler is not None:
+            if "epochs" in self.space:
+                raise ValueError(
+                    "scheduler: the space has an 'epochs' dimension; a scheduler decides "
+                    "how long each trial trains, so leave epochs out of the space"
+                )
+            n_trials = self.scheduler.n_trials(n_trials)
         self.n_trials = n_trials
         if sampler == "grid":
             self.n_trials = len(
@@ -150,6 +164,7 @@ class Sweep:
             "n_trials": self.n_trials,
             "objective": self.objective,
             "maximize": self.maximize,
+            "scheduler": None if self.scheduler is None else self.scheduler.to_dict(),
             # Not part of the sweep's identity, but a resumed run that batches trials the
             # same way reproduces the uninterrupted one exactly (lanes are independent).
             "chunk_size": self.chunk_size,
@@ -174,7 +189,7 @@ class Sweep:
                 seed=self.seed,
             )
             return
-        for key in ("space", "task", "seed", "sampler", "n_trials"):
+        for key in ("space", "task", "seed", "sampler", "n_trials", "scheduler"):
             if meta.get(key) != mine[key]:
                 raise SweepMismatchError(
                     f"store {str(store.path)!r} holds another sweep: its {key} is "
@@ -256,6 +271,9 @@ class Sweep:
         base = jax.random.key(self.seed)
         ids = np.arange(first, first + n)
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(ids))
+        if self.scheduler is not None:
+            self._run_rungs(store, space, samples, decoded, keys, info)
+            return
         groups: dict[Group, list[int]] = {}
         for i in todo:
             groups.setdefault(self.task.group_of(space, decoded[i]), []).append(i)
@@ -291,6 +309,32 @@ class Sweep:
         finally:
             writer.close()
 
+    def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
+        group = self.task.group_of(space, decoded[0])
+        top = getattr(self.task.trainer(space, group), "max_epochs", 1)
+        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
+        writer = _ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
+        writer.bar_desc(f"round {info['round']}, rungs")
+        try:
+            RungRound(
+                task=self.task,
+                space=space,
+                samples=samples,
+                decoded=decoded,
+                keys=keys,
+                first=info["first_trial"],
+                round_=info["round"],
+                brackets=plan,
+                folder=self.path,
+                chunk_size=self.chunk_size,
+                write=writer.write_records,
+                done=store.finished_trials(info["round"]),
+                objective=self.objective,
+                maximize=self.maximize,
+            ).run()
+        finally:
+            writer.close()
+
 
 class _ChunkWriter:
     """Persists each finished chunk at once and keeps the progress bar up to date."""
@@ -312,7 +356,10 @@ class _ChunkWriter:
     def write(self, outputs: Any, *, ids: list[int], **kw: Any) -> None:
         now = time.perf_counter()
         wall, self.started = (now - self.started) / max(len(ids), 1), now
-        records = records_from_outputs(outputs, ids=ids, wall=wall, **kw)
+        self.write_records(records_from_outputs(outputs, ids=ids, wall=wall, **kw))
+
+    def write_records(self, records: list[Any]) -> None:
+        """Commit finished trials and show the best so far."""
         self.store.write_trials(records)
         for r in records:
             v = r.final.get(self.objective)
@@ -320,8 +367,8 @@ class _ChunkWriter:
             if r.status == "ok" and v is not None and better:
                 self.best = v
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{kw['group'] or 'all'} best {self.objective}={self.best}")
-            self.bar.update(len(ids))
+            self.bar.set_postfix_str(f"best {self.objective}={self.best}")
+            self.bar.update(len(records))
 
     def close(self) -> None:
         if self.bar is not None:
