@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 __all__ = ["main"]
 
-_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "space")
+_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "space", "scheduler")
 
 
 class UsageError(Exception):
@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sampler", type=_nonempty, help="random (default), grid or quasi_random")
     s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
+    )
+    s.add_argument(
+        "--scheduler",
+        choices=("successive_halving", "sh", "hyperband"),
+        help="stop bad trials early (defaults; a [scheduler] table sets the rest)",
     )
     for name, text in (
         ("show", "print the best trials of a sweep"),
@@ -153,6 +158,9 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     dataset_name = Path(task.dataset).stem
     out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
+    scheduler = config.get("scheduler")
+    if args.scheduler:
+        scheduler = {**(scheduler if isinstance(scheduler, dict) else {}), "kind": args.scheduler}
     return Sweep(
         space,
         task,
@@ -162,6 +170,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         store=out,
         chunk_size=chunk,
         quiet=args.quiet,
+        scheduler=scheduler,
     )
 
 
@@ -189,6 +198,7 @@ def _sweep_from_store(path: str, quiet: bool) -> Any:
         chunk_size=meta.get("chunk_size", "auto"),
         objective=meta.get("objective"),
         maximize=meta.get("maximize"),
+        scheduler=meta.get("scheduler"),
         quiet=quiet,
     )
 

@@ -237,6 +237,7 @@ def test_example_config_is_the_default_sweep(tmp_path) -> None:
         seed=None,
         sampler=None,
         data_order=None,
+        scheduler=None,
         quiet=True,
     )
     sweep = _sweep_from_args(args)

@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from jaxtune.results.axes import PathLike, figure_class, new_axes, rug, save, set_axis
+from jaxtune.results.rung_plot import budget, rungs
 from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
 
 if TYPE_CHECKING:
@@ -29,12 +30,14 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "budget",
     "grid_vs_random",
     "importance_bars",
     "learning_curves",
     "learning_rates",
     "metric_vs_hyperparameter",
     "parallel_coordinates",
+    "rungs",
     "samples",
     "sweep_report",
 ]
@@ -192,7 +195,10 @@ def learning_curves(
     results: Any, k: int = 5, metric: str = "val_loss", path: PathLike | None = None
 ) -> Figure:
     """Per-epoch ``metric`` of the ``k`` best trials (validation loss by default)."""
-    return _top_curves(results, k, metric, path, metric, log=metric.endswith("loss"))
+    values = [v for t in results.best(k) for v in t.curves.get(metric, []) if v is not None]
+    # A log axis where the values are positive and span decades, whatever the name.
+    log = bool(values) and min(values) > 0 and max(values) / min(values) > 20
+    return _top_curves(results, k, metric, path, metric, log=log)
 
 
 def learning_rates(results: Any, k: int = 5, path: PathLike | None = None) -> Figure:
@@ -218,10 +224,10 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
         path = os.path.join(out_dir, f"metric_vs_{name}.png")
         metric_vs_hyperparameter(results, name, path)
         written.append(path)
-    for fname, make in (
-        ("learning_curves.png", learning_curves),
-        ("learning_rates.png", learning_rates),
-    ):
+    pictures = [("learning_curves.png", learning_curves), ("learning_rates.png", learning_rates)]
+    if results.meta.get("scheduler"):
+        pictures.append(("rungs.png", lambda r, k, path: rungs(r, path)))
+    for fname, make in pictures:
         path = os.path.join(out_dir, fname)
         make(results, k, path=path)
         written.append(path)

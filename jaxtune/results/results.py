@@ -194,13 +194,16 @@ class Results:
         status.
         """
         names = self.hyperparameters
+        if self.meta.get("scheduler"):
+            names = [*names, "rung"]
         head = ["rank", "trial", *names, self.objective]
         if self.objective != "val_loss":
             head.append("val_loss")
         head += ["best_epoch", "status"]
         rows = []
         for rank, t in enumerate(self.best(k), start=1):
-            row = [str(rank), str(t.trial), *(_fmt(t.hparams.get(n)) for n in names)]
+            cells = {**t.hparams, "rung": t.final.get("rung")}
+            row = [str(rank), str(t.trial), *(_fmt(cells.get(n)) for n in names)]
             row.append(_fmt(t.final.get(self.objective)))
             if self.objective != "val_loss":
                 row.append(_fmt(t.final.get("val_loss")))
@@ -215,6 +218,14 @@ class Results:
             "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
         ]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        if self.meta.get("scheduler"):
+            from jaxtune.results.rung_plot import budget
+
+            b = budget(self)
+            lines.append(
+                f"budget: {b['lane_epochs']:.0f} lane-epochs of the {b['full']:.0f} a full "
+                f"sweep would spend ({100 * b['fraction']:.0f}%); rung = the last rung reached"
+            )
         bad = self.diverged()
         if bad:
             shown = ", ".join(f"{t.trial} (epoch {t.diverged_epoch})" for t in bad[:20])

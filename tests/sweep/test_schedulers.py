@@ -117,3 +117,18 @@ def test_epochs_in_the_space_and_a_plain_function_are_refused(tmp_path, tiny_npz
                   store=str(tmp_path / "b"), scheduler="sh", quiet=True)  # fmt: skip
     with pytest.raises(TypeError, match="init"):
         sweep.run()
+
+
+def test_summary_budget_and_the_rung_plot(halved, tmp_path):
+    from jaxtune import plots
+
+    _, res = halved
+    text = res.summary(3)
+    assert "rung" in text.splitlines()[1]
+    b = plots.budget(res)
+    assert b["lane_epochs"] == 6 * 1 + 2 * 3 + 1 * 9 and b["full"] == 9 * 9
+    assert f"budget: {b['lane_epochs']:.0f} lane-epochs" in text
+    fig = plots.rungs(res, tmp_path / "rungs.png")
+    assert (tmp_path / "rungs.png").stat().st_size > 0
+    lines = fig.axes[0].lines
+    assert len(lines) == 9 and sum(line.get_alpha() > 0.5 for line in lines) == 1
