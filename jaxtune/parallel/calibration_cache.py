@@ -79,6 +79,8 @@ def enable_calibration_cache(path: str | os.PathLike[str] | None = None) -> str:
     Independent of :func:`enable_compilation_cache`: turn on both for the fastest first
     run in a new process (no timing, and the chosen program loaded rather than compiled).
     The files are plain JSON, checked on reading; delete the directory to calibrate anew.
+    While it is on, a run that finds no calibration in memory traces ``fn`` once more
+    (one unbatched trial, not compiled) to name the program in the key.
 
     Args:
       path: directory for the files (created if missing); default
