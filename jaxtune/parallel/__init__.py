@@ -2,13 +2,20 @@
 
 This layer knows nothing about neural networks. :func:`run` batches trials with
 ``jax.vmap`` in chunks (``chunk_size="auto"`` measures the best size), over local devices
-or a multi-host mesh; :func:`enable_compilation_cache` keeps compiled programs on disk.
-Inside: ``checks`` (arguments, before anything is traced), ``programs`` (compiled chunk
-programs and their cache), ``job`` (dispatching chunks), ``calibrate`` (auto chunk size),
+or a multi-host mesh; :func:`enable_compilation_cache` keeps compiled programs on disk,
+:func:`enable_calibration_cache` the auto measurements. Inside: ``checks`` (arguments,
+before anything is traced), ``programs`` (compiled chunk programs and their cache), ``job``
+(dispatching chunks), ``calibrate`` (auto chunk size), ``calibration_cache`` (its files),
 ``engine`` (:func:`run` itself).
 """
 
 from jaxtune.parallel.calibrate import Calibration, cached_calibrations
+from jaxtune.parallel.calibration_cache import (
+    calibration_cache_dir,
+    default_calibration_cache_dir,
+    disable_calibration_cache,
+    enable_calibration_cache,
+)
 from jaxtune.parallel.checks import check_chunk_size
 from jaxtune.parallel.engine import clear_cache, enable_compilation_cache, run
 from jaxtune.parallel.job import Chunk
@@ -20,8 +27,12 @@ __all__ = [
     "Chunk",
     "cached_calibrations",
     "cached_programs",
+    "calibration_cache_dir",
     "check_chunk_size",
     "clear_cache",
+    "default_calibration_cache_dir",
+    "disable_calibration_cache",
+    "enable_calibration_cache",
     "enable_compilation_cache",
     "run",
 ]

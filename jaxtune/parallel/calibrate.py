@@ -26,16 +26,22 @@ The rule, per device:
    see the load that calibration saw.
 5. For a run of ``n`` trials over ``d`` devices, the predicted time of size ``k`` is
    ``ceil(n / (k d)) * seconds(k)``, padding included. Among the sizes that fit in
-   ``max_memory``, the smallest ``k`` within 5 % of the fastest prediction is chosen:
-   smaller chunks need less memory, report progress more often and, on a shared CPU,
-   lose less to other work, so a bigger chunk must be clearly faster to win.
+   ``max_memory``, the *largest* ``k`` whose prediction is within the noise band of the
+   fastest is chosen. The band is the measured spread of the final rounds (for each
+   finalist, its interquartile range over its median; the largest of these), at least
+   5 % and at most 15 %. Sizes that timing cannot tell apart are a tie, and a tie goes
+   to the bigger chunk: fewer dispatches, and the same choice from run to run rather
+   than whichever size the noise favoured this time.
 
 Cost: calibration chunks run the run's own next trials (outputs kept); once those run
 out, they replay real trials and discard the outputs. Running them may take half the
 time the sequential loop would need for the whole run, at least 1 s; past that budget,
 screening takes one sample, screens no more sizes, and the final rounds stop at 3.
 Compiling each size tried (seconds each on CPU) comes on top, once per process, or once
-ever with :func:`jaxtune.parallel.enable_compilation_cache`.
+ever with :func:`jaxtune.parallel.enable_compilation_cache`. Measurements are cached in
+memory; with :func:`jaxtune.parallel.enable_calibration_cache` they are also kept on
+disk (see ``calibration_cache``), so a new process reuses them and compiles only the
+size it runs.
 
 Memory is XLA's own estimate for the compiled program (``compiled.memory_analysis()``);
 before compiling a candidate, it is extrapolated linearly from the ones compiled so far.
@@ -48,7 +54,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -76,8 +82,10 @@ ROUND_SECONDS = 1.5
 # takes fewer samples, screens no further sizes and ends the final rounds early.
 BUDGET_FRACTION = 0.5
 MIN_BUDGET_SECONDS = 1.0
-# Sizes whose predicted time is within TIE of the fastest count as tied; the smallest wins.
+# Sizes whose predicted time is within the noise band of the fastest count as tied; the
+# largest wins. The band is the final rounds' relative spread, clipped to [TIE, MAX_NOISE].
 TIE = 0.05
+MAX_NOISE = 0.15
 # A warm-up chunk this long, at under half the best rate, is clearly worse: no samples.
 LONG_CHUNK_SECONDS = 0.25
 # Default memory budget: this fraction of a device's memory (of RAM for CPU devices).
@@ -95,12 +103,16 @@ class Calibration(NamedTuple):
       seconds: ``(k, seconds per chunk)`` for every size tried, ``k`` in lanes per device.
       memory: ``(k, bytes)`` estimated peak memory per device, None where unknown.
       calibration_seconds: wall time spent calibrating, compiling included.
+      noise: relative timing noise: predictions within ``1 + noise`` of the fastest are
+        tied (the largest size wins). Measured from the spread of the final rounds,
+        between ``TIE`` (5 %) and ``MAX_NOISE`` (15 %).
     """
 
     bucket: int
     seconds: tuple[tuple[int, float], ...]
     memory: tuple[tuple[int, int | None], ...]
     calibration_seconds: float
+    noise: float = TIE
 
     def best(self, n: int, n_devices: int, max_memory: int | None) -> int:
         """Lanes per device that run ``n`` trials fastest within ``max_memory`` bytes."""
@@ -114,9 +126,9 @@ class Calibration(NamedTuple):
             fits = [min(self.seconds)]  # nothing fits: the smallest program tried
         predicted = {k: math.ceil(n / (k * n_devices)) * s for k, s in fits}
         fastest = min(predicted.values())
-        # Smaller chunks need less memory, report progress more often and, on a shared
-        # CPU, lose less to other work: a bigger one must be clearly faster to be chosen.
-        return min(k for k, t in predicted.items() if t <= (1 + TIE) * fastest)
+        # Sizes that timing cannot tell apart are tied; the biggest dispatches least, and
+        # preferring it keeps the choice from flipping with the noise from run to run.
+        return max(k for k, t in predicted.items() if t <= (1 + self.noise) * fastest)
 
 
 _CALIBRATIONS: collections.OrderedDict[tuple[Signature, int], Calibration] = (
@@ -304,6 +316,7 @@ def calibrate(
     ]
     finalists = finalists[:MAX_FINALISTS]
     seconds = {k: float(np.median(c.samples)) for k, c in found.items()}
+    noise = TIE
     if len(finalists) > 1:
         rounds: dict[int, list[float]] = {k: [] for k in finalists}
         in_rounds = 0.0
@@ -316,9 +329,26 @@ def calibrate(
                 rounds[k].append(timer.sample(found[k]))
             in_rounds += timer.spent - before
         seconds.update({k: float(np.median(ts)) for k, ts in rounds.items()})
+        noise = noise_of(rounds.values())
     return Calibration(
         bucket=bucket,
         seconds=tuple(sorted(seconds.items())),
         memory=tuple(sorted((k, memory[k]) for k in found)),
         calibration_seconds=time.perf_counter() - started,
+        noise=noise,
     )
+
+
+def noise_of(rounds: Iterable[Sequence[float]]) -> float:
+    """Relative noise of repeated timings: the largest interquartile range over median.
+
+    With three rounds that is half the range over the median. Clipped to
+    ``[TIE, MAX_NOISE]``: never a tighter band than 5 %, and a size more than 15 % slower
+    is never called a tie.
+    """
+    spreads = [0.0]
+    for ts in rounds:
+        q1, median, q3 = np.percentile(ts, [25, 50, 75])
+        if median > 0:
+            spreads.append(float((q3 - q1) / median))
+    return float(np.clip(max(spreads), TIE, MAX_NOISE))

@@ -40,7 +40,7 @@ import numpy as np
 from jax.experimental.compilation_cache import compilation_cache as _compilation_cache
 from jax.sharding import Mesh
 
-from jaxtune.parallel import calibrate, checks, programs
+from jaxtune.parallel import calibrate, calibration_cache, checks, programs
 from jaxtune.parallel.calibrate import Calibration, cached_calibrations
 from jaxtune.parallel.job import Chunk, Job
 from jaxtune.parallel.programs import TRIALS
@@ -83,13 +83,17 @@ def run(
     the best are tried too; then the sizes within 75 % of the best are timed again in
     interleaved rounds, and each size's cost is its median seconds per chunk. Sizes whose
     memory (XLA's ``compiled.memory_analysis()``, extrapolated linearly before compiling)
-    exceeds ``max_memory`` are skipped. The size chosen is the smallest whose predicted
+    exceeds ``max_memory`` are skipped. The size chosen is the largest whose predicted
     time ``ceil(n / (k * devices)) * seconds_per_chunk(k)`` (padding included) is within
-    5 % of the fastest. Since ``k=1`` (the sequential loop) is always measured, auto is
-    never clearly slower than it.
-    Timing takes at most about half the sequential run's time (at least 1 s) plus one
+    the timing noise of the fastest: the spread of the final rounds, at least 5 % and at
+    most 15 %. Sizes that timing cannot tell apart thus go to the bigger chunk (fewer
+    dispatches), and the choice does not flip with the noise from run to run. Since
+    ``k=1`` (the sequential loop) is always measured, auto is never clearly slower than
+    it. Timing takes at most about half the sequential run's time (at least 1 s) plus one
     compile per size tried. The measurements are cached (see
-    :func:`cached_calibrations`, :func:`clear_cache`): later calls do not calibrate.
+    :func:`cached_calibrations`, :func:`clear_cache`): later calls do not calibrate. With
+    :func:`enable_calibration_cache` they are also kept on disk, and a new process running
+    the same program reuses them: no timing, and only the chosen size is compiled.
 
     Args:
       fn: a pure function ``fn(hparams_i, key_i) -> pytree`` of one trial. It is traced
@@ -172,9 +176,13 @@ def run(
         budget = max_memory if max_memory is not None else calibrate.default_max_memory(placement)
         calibration = calibrate.lookup(sig, bucket)
         if calibration is None:
-            calibration = calibrate.calibrate(
-                job, lambda k: programs.get_program(fn, sig, k), bucket, budget
-            )
+            on_disk = calibration_cache.entry(fn, sig, bucket)
+            calibration = calibration_cache.load(on_disk, placement)
+            if calibration is None:
+                calibration = calibrate.calibrate(
+                    job, lambda k: programs.get_program(fn, sig, k), bucket, budget
+                )
+                calibration_cache.save(on_disk, calibration)
             calibrate.store(sig, bucket, calibration)
         lanes = calibration.best(max(job.remaining, 1), d, budget)
     elif chunk_size is None or auto:
@@ -198,7 +206,10 @@ def run(
 
 
 def clear_cache() -> None:
-    """Forget compiled chunk programs and ``chunk_size="auto"`` calibrations.
+    """Forget compiled chunk programs and ``chunk_size="auto"`` calibrations in memory.
+
+    Files on disk (:func:`enable_compilation_cache`, :func:`enable_calibration_cache`)
+    stay, so the next call behaves as a new process would.
 
     Example:
 
@@ -222,7 +233,8 @@ def enable_compilation_cache(
     Wraps jax's persistent compilation cache. jax's defaults only store programs that took
     at least a second to compile; here every program is stored by default, since a sweep
     compiles one per chunk size and static group and each costs seconds on CPU. The cache
-    is trusted code: never point it at a directory others can write to.
+    is trusted code: never point it at a directory others can write to. It does not keep
+    ``chunk_size="auto"`` measurements: :func:`enable_calibration_cache` does.
 
     Args:
       path: directory for the cache (created if missing). Calling again with another

@@ -210,6 +210,26 @@ def _encode(x: Any) -> tuple[jax.Array, str | None]:
     return jnp.asarray(x), None
 
 
+def trial_jaxpr(fn: Callable[..., Any], sig: Signature) -> str:
+    """The jaxpr of one unbatched trial, as text: what ``fn`` computes, without its values.
+
+    A trace, not a compile (milliseconds for a training loop). Closed-over arrays appear
+    as typed constants, so the text changes with the program but not with the data.
+    """
+
+    def one_trial(hp_leaves: list[jax.Array], key: jax.Array) -> Any:
+        hp = jax.tree.unflatten(
+            sig.hp_treedef,
+            [_decode(x, spec[2]) for x, spec in zip(hp_leaves, sig.hp_specs, strict=True)],
+        )
+        return fn(hp, _decode(key, sig.key_spec[2]))
+
+    def aval(spec: LeafSpec) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct(spec[0], spec[1])
+
+    return str(jax.make_jaxpr(one_trial)([aval(s) for s in sig.hp_specs], aval(sig.key_spec)))
+
+
 def get_program(fn: Callable[..., Any], sig: Signature, lanes: int) -> Program:
     """The compiled program running ``lanes`` trials per device, from cache or built."""
     cache_key = (sig, lanes)
