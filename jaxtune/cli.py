@@ -210,6 +210,8 @@ def _enable_cache(args: argparse.Namespace) -> None:
 
     default = os.path.join(os.path.expanduser("~"), ".cache", "jaxtune", "xla")
     parallel.enable_compilation_cache(os.environ.get("JAXTUNE_CACHE_DIR", default))
+    # The auto chunk-size decisions too: a second run reuses them without timing again.
+    parallel.enable_calibration_cache()
 
 
 def _setup(args: argparse.Namespace) -> Any:
