@@ -82,7 +82,7 @@ def _check_steps(value: Any) -> None:
     _check(
         "steps_per_epoch",
         value,
-        lambda a: (a >= 1) & (a == np.floor(a)),
+        lambda a: np.isfinite(a) & (a >= 1) & (a == np.floor(a)),
         "an integer >= 1",
     )
 
@@ -190,7 +190,10 @@ def exponential_decay(
     _check("base", base, lambda a: (a > 0) & (a <= 1), "in (0, 1]")
 
     def schedule(count: ArrayLike) -> jax.Array:
-        return jnp.power(base, _epoch(count, steps_per_epoch)) * init_value
+        # A float exponent: a concrete integer one takes jnp's repeated-multiplication path,
+        # whose rounding grows with tau (1e-4 relative at tau = 1e4).
+        tau = _epoch(count, steps_per_epoch).astype(jnp.result_type(float))
+        return jnp.power(base, tau) * init_value
 
     return schedule
 
