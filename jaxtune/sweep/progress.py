@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from jaxtune.store import Store
@@ -51,20 +52,21 @@ class Watch:
     min_seconds = 60.0
     first_seconds = 600.0
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.per_trial: list[float] = []  # seconds per trial of chunks after a group's first
-        self.started = time.perf_counter()
+        self.started = clock()
         self.first = True  # the running chunk is its group's first
         self.size = 0  # trials of the last finished chunk: the likely size of this one
         self.warned = False
 
     def group(self) -> None:
         """A new group starts: its first chunk compiles."""
-        self.started, self.first = time.perf_counter(), True
+        self.started, self.first = self.clock(), True
 
     def chunk_done(self, n: int) -> float:
         """A chunk of ``n`` trials finished; returns its seconds per trial."""
-        now = time.perf_counter()
+        now = self.clock()
         per_trial = (now - self.started) / max(n, 1)
         if not self.first:
             self.per_trial.append(per_trial)
@@ -79,7 +81,7 @@ class Watch:
 
     def status(self) -> str:
         """``chunk 14s / ~3s``, or ``first chunk 5.2s (compiling)``; checks for a hang."""
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.clock() - self.started
         expected = self.expected()
         if expected is None:
             text = f"first chunk {_seconds(elapsed)} (compiling)" if self.first else ""
