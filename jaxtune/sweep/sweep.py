@@ -68,7 +68,9 @@ class Sweep:
             ``val_loss`` for a function).
         maximize: whether higher is better. Default: the task's direction for its own
             objective, False (lower is better) for any other. Never guessed from a name.
-        quiet: no progress bar. It is also off when stderr is not a terminal.
+        quiet: no progress bar. It is also off when stderr is neither a terminal nor a
+            Jupyter kernel. While a chunk runs, the bar shows its elapsed time against the
+            time earlier chunks took; a chunk far slower than that logs one warning.
 
     Example:
         >>> import tempfile, jaxtune

@@ -36,7 +36,7 @@ def test_the_running_chunk_is_shown_against_earlier_chunks_and_a_hang_warns_once
     assert len(caplog.records) == 1  # ONE warning
     text = caplog.records[0].getMessage()
     assert "a chunk of 4 trial(s) has run 84 s, 42x the 2.0 s" in text and HANG_ADVICE in text
-    assert "chunk_size=1" in text and "xla_cpu_use_thunk_runtime=false" in text
+    assert "chunk_size=1" in text and "xla_cpu_multi_thread_eigen=false" in text
 
 
 def test_a_first_chunk_warns_only_after_first_seconds(caplog):
