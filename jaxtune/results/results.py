@@ -8,8 +8,9 @@ Diverged trials are kept apart: they never rank and no NaN reaches a summary.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jaxtune.store import Store, TrialRecord
@@ -49,17 +50,25 @@ class Results:
         meta: the sweep's metadata (space, task, seed, sampler, objective...).
         rounds: the rounds of a coarse-to-fine search, first to last.
         path: the store's folder.
+        finished_at: ``{trial id: time.time() when it was stored}`` (empty when unknown).
     """
 
     trials: tuple[TrialRecord, ...]
     meta: dict[str, Any]
     rounds: tuple[dict[str, Any], ...]
     path: str
+    finished_at: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, store: Store) -> Results:
         """Everything a store holds, read once."""
-        return cls(tuple(store.trials()), store.meta(), tuple(store.rounds()), str(store.path))
+        return cls(
+            tuple(store.trials()),
+            store.meta(),
+            tuple(store.rounds()),
+            str(store.path),
+            _finished_at(store),
+        )
 
     # ----------------------------------------------------------------- basics
 
@@ -116,6 +125,44 @@ class Results:
             )
 
         return sorted(pool, key=key)[:k]
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The best non-diverged trial's hyperparameters, as Optuna's ``best_params``.
+
+        Raises:
+            ValueError: no trial finished without diverging.
+
+        Example:
+            >>> ok = "ok"
+            >>> trials = (
+            ...     TrialRecord(0, 0, "", {"lr": 0.1}, ok, 0, {"val_loss": 0.4}),
+            ...     TrialRecord(1, 0, "", {"lr": 0.01}, ok, 0, {"val_loss": 0.2}),
+            ...     TrialRecord(2, 0, "", {"lr": 9.0}, "diverged", 1, {"val_loss": None}),
+            ... )
+            >>> results = Results(trials, {"objective": "val_loss"}, (), "runs/demo")
+            >>> results.best_params, results.best_value
+            ({'lr': 0.01}, 0.2)
+        """
+        return dict(self._best().hparams)
+
+    @property
+    def best_value(self) -> float:
+        """The best non-diverged trial's objective, as Optuna's ``best_value``.
+
+        Raises:
+            ValueError: no trial finished without diverging.
+        """
+        return float(self._best().final[self.objective])
+
+    def _best(self) -> TrialRecord:
+        best = self.best(1)
+        if not best:
+            raise ValueError(
+                f"no finished, non-diverged trial with {self.objective!r} in "
+                f"{self.path!r} ({len(self.trials)} trials, {len(self.diverged())} diverged)"
+            )
+        return best[0]
 
     def retrain(self, trial_id: int, epochs: int | None = None) -> tuple[Any, Any]:
         """Train one trial of a built-in-task sweep again, alone; get its model back.
@@ -232,6 +279,19 @@ class Results:
             more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
             lines.append(f"diverged: {shown}{more}")
         return "\n".join(lines)
+
+
+def _finished_at(store: Store) -> dict[int, float]:
+    """When each trial was stored. Store.trials() does not return it yet: read the column
+    through the store's public method when it has one, else its connection."""
+    own = getattr(store, "finished_at", None)
+    if callable(own):
+        return dict(own())
+    try:
+        rows = store._conn.execute("SELECT trial, finished_at FROM trials").fetchall()
+    except (AttributeError, sqlite3.Error):
+        return {}
+    return {int(t): float(f) for t, f in rows}
 
 
 def _fmt(value: Any) -> str:

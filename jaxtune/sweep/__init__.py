@@ -1,8 +1,12 @@
 """Sweeps (layer 5): sample a space, group trials by static values, run, persist, resume.
 
-``task`` says what a trial trains (the built-in :class:`Task`, or a user's function);
-``sweep`` holds :class:`Sweep` and its rounds; ``records`` turns a chunk's outputs into
-the rows the store keeps.
+``task`` says what a trial trains (the built-in :class:`Task`); ``function`` wraps a
+user's ``train(hparams, key)`` (:class:`FunctionTask`), whose outputs ``outputs`` checks
+on one traced trial before anything runs; ``sweep`` holds :class:`Sweep` and its rounds;
+``sampling`` draws prefix-stable samples; ``fingerprint`` digests what a sweep trains and
+``stored`` keeps the sweep's identity in its store (checked, grown, wiped); ``records``
+turns a chunk's outputs into the rows the store keeps; ``progress`` writes them and shows
+a progress bar that tells a hang from slow work.
 """
 
 from jaxtune.sweep import task

@@ -1,8 +1,10 @@
 """From the outputs of a chunk of trials to the records the store keeps.
 
 A chunk's outputs are either a :class:`jaxtune.train.History` (the built-in trainer,
-with a seed axis when ``seeds_per_trial > 1``) or a dict of per-trial scalars (a user's
-function). Every number becomes a finite float or None, so no NaN reaches the store.
+with a seed axis when ``seeds_per_trial > 1``) or a user function's outputs: a dict of
+numbers and per-epoch curves (1-D per trial), or one bare number or curve, stored under
+the objective's name. A curve is stored whole and its final value is its last finite
+entry. Every number becomes a finite float or None, so no NaN reaches the store.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxtune.store import TrialRecord, clean_float
+from jaxtune.sweep.outputs import named
 from jaxtune.train import History, final_metrics
 
 __all__ = ["records_from_outputs"]
@@ -63,15 +66,37 @@ def _history_rows(
     return finals, curve_rows, [int(e) for e in diverged_epoch.max(axis=1)]
 
 
-def _scalar_rows(outputs: Mapping[str, Any]) -> tuple[list[dict], list[dict], list[int]]:
-    flat = {k: np.asarray(v) for k, v in outputs.items()}
+def _function_row(outputs: Mapping[str, np.ndarray], j: int) -> tuple[dict, dict, int]:
+    """Finals, curves and divergence epoch (0: none) of trial ``j``."""
+    final: dict[str, float | None] = {}
+    curves: dict[str, list[float | None]] = {}
+    diverged = 0
+    for name, values in outputs.items():
+        x = values[j]
+        if x.ndim == 0:
+            final[name] = clean_float(x)
+            continue
+        curve = [clean_float(e) for e in x]
+        finite = [e for e in curve if e is not None]
+        curves[name] = curve
+        # NaN marks an epoch not run (as in a History); an infinity is a divergence.
+        final[name] = finite[-1] if finite else None
+        blown = np.flatnonzero(np.isinf(x))
+        if blown.size:
+            epoch = int(blown[0]) + 1
+            diverged = epoch if diverged == 0 else min(diverged, epoch)
+    return final, curves, diverged
+
+
+def _function_rows(outputs: Any, objective: str) -> tuple[list[dict], list[dict], list[int]]:
+    flat = {k: np.asarray(v) for k, v in named(outputs, objective).items()}
     n = len(next(iter(flat.values())))
-    finals = [{k: clean_float(np.mean(v[j])) for k, v in flat.items()} for j in range(n)]
-    return finals, [{} for _ in range(n)], [0] * n
+    rows = [_function_row(flat, j) for j in range(n)]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
 def records_from_outputs(
-    outputs: History | Mapping[str, Any],
+    outputs: Any,
     *,
     ids: Sequence[int],
     hparams: Sequence[dict[str, Any]],
@@ -80,6 +105,7 @@ def records_from_outputs(
     wall: float,
     metric: str = "metric",
     maximize: bool = False,
+    objective: str = "val_loss",
 ) -> list[TrialRecord]:
     """One :class:`TrialRecord` per trial of a finished chunk.
 
@@ -93,17 +119,23 @@ def records_from_outputs(
         metric: the trainer's validation metric name (``accuracy``, ``mse``...).
         maximize: whether a higher metric is better (the worst value fills a trial
             that completed no epoch).
+        objective: the name a bare (not named) output of a user's function is stored
+            under.
 
     Returns:
         The records. A trial is ``"diverged"`` when the trainer says so or, for a user's
-        function, when one of its outputs is not finite.
+        function, when a number is not finite, a curve holds an infinity or no finite
+        value at all.
     """
     if isinstance(outputs, History):
         finals, curves, diverged = _history_rows(outputs, metric, maximize)
         status = ["diverged" if e > 0 else "ok" for e in diverged]
     else:
-        finals, curves, diverged = _scalar_rows(dict(outputs))
-        status = ["ok" if all(v is not None for v in f.values()) else "diverged" for f in finals]
+        finals, curves, diverged = _function_rows(outputs, objective)
+        status = [
+            "ok" if e == 0 and all(v is not None for v in f.values()) else "diverged"
+            for f, e in zip(finals, diverged, strict=True)
+        ]
     return [
         TrialRecord(
             trial=int(i),

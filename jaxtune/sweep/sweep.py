@@ -8,14 +8,18 @@ optimizer family: one compiled program each), runs every group through
 regenerates the same samples, finished trials are skipped, the rest run. Each trial's PRNG
 key is ``fold_in(key(seed), trial_id)``, so its numbers do not depend on which other trials
 share its chunk.
+
+A store keeps what the sweep trains (:mod:`jaxtune.sweep.fingerprint`): reopening it with a
+changed function or dataset is refused, a larger ``n_trials`` adds trials after the stored
+ones (:mod:`jaxtune.sweep.stored`), and ``overwrite=True`` starts it afresh. Before
+anything trains or is written, a user's function is traced once and its outputs checked
+(:mod:`jaxtune.sweep.outputs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -26,38 +30,18 @@ import numpy as np
 from jaxtune import parallel
 from jaxtune.space import Space
 from jaxtune.store import Store
+from jaxtune.sweep import fingerprint, sampling, stored
 from jaxtune.sweep.function import as_task
-from jaxtune.sweep.records import records_from_outputs
+from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.rungs import RungRound
+from jaxtune.sweep.sampling import SAMPLERS, grid_points
 from jaxtune.sweep.schedulers import scheduler_from_dict
+from jaxtune.sweep.stored import SweepMismatchError
 from jaxtune.sweep.task import Group, SweepTask
 
-__all__ = ["SAMPLERS", "Sweep", "SweepMismatchError"]
-
-SAMPLERS = ("random", "grid", "quasi_random")
+__all__ = ["SAMPLERS", "Sweep", "SweepMismatchError", "grid_points"]
 
 TrainFn = Callable[[Mapping[str, jax.Array], jax.Array], Any]
-
-
-class SweepMismatchError(ValueError):
-    """The store holds another sweep (different space, task, seed or sampler)."""
-
-
-def grid_points(space: Space, n_trials: int) -> int:
-    """The most points per dimension whose full grid has at most ``n_trials`` points."""
-
-    def size(k: int) -> int:
-        return len(next(iter(space.grid(k).values())))
-
-    k, current = 1, size(1)
-    while k < n_trials:
-        bigger = size(k + 1)
-        # Stop when the next grid is over budget, or no longer grows (every dimension is
-        # a choice, fixed or an integer range already fully listed).
-        if bigger > n_trials or bigger == current:
-            break
-        k, current = k + 1, bigger
-    return k
 
 
 class Sweep:
@@ -70,17 +54,25 @@ class Sweep:
             returning a :class:`jaxtune.History` or a dict of per-trial scalars, or any
             :class:`jaxtune.sweep.SweepTask`.
         n_trials: trials of the first round. For ``"grid"``, the budget: the grid uses
-            the most points per dimension that fit in it.
+            the most points per dimension that fit in it. Raising it on an existing
+            store adds trials: the stored ones stay as they are, the new ones are the
+            samples a fresh sweep of that size would have after them (not for a grid).
         sampler: ``"random"``, ``"grid"`` or ``"quasi_random"``.
         seed: seed of sampling and of every trial's key.
         store: the sweep's folder, e.g. ``"runs/digits"``.
         chunk_size: passed to :func:`jaxtune.parallel.run`.
+        exact: every trial bit-identical to ``jax.jit(train)(hparams_i, key_i)`` run
+            alone: one trial per compiled program (``chunk_size=1``), no batching.
+        overwrite: empty the store's database before the first run (other files in the
+            folder stay); otherwise a store of another sweep is refused.
         objective: the final metric that ranks trials. Default: the task's own
             (``val_accuracy`` for classification, a trainer's ``val_<metric_name>``,
             ``val_loss`` for a function).
         maximize: whether higher is better. Default: the task's direction for its own
             objective, False (lower is better) for any other. Never guessed from a name.
-        quiet: no progress bar. It is also off when stderr is not a terminal.
+        quiet: no progress bar. It is also off when stderr is neither a terminal nor a
+            Jupyter kernel. While a chunk runs, the bar shows its elapsed time against the
+            time earlier chunks took; a chunk far slower than that logs one warning.
         scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
             :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
             Hyperband sets the number of trials itself.
@@ -115,6 +107,8 @@ class Sweep:
         maximize: bool | None = None,
         quiet: bool = False,
         scheduler: Any = None,
+        exact: bool = False,
+        overwrite: bool = False,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
@@ -128,14 +122,27 @@ class Sweep:
         parallel.check_chunk_size(chunk_size)
         if maximize is not None and not isinstance(maximize, bool):
             raise ValueError(f"maximize must be True, False or None, got {maximize!r}")
+        for name, flag in (("exact", exact), ("overwrite", overwrite)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        if exact and chunk_size not in ("auto", 1):
+            raise ValueError(
+                f"exact=True runs one trial per program (chunk_size=1); got chunk_size="
+                f"{chunk_size!r}: leave chunk_size out"
+            )
         self.sampler, self.seed, self.path = sampler, seed, os.fspath(store)
-        self.chunk_size = chunk_size
+        self.exact, self.overwrite = exact, overwrite
+        self.chunk_size = 1 if exact else chunk_size
         self.quiet = quiet
         self.task = as_task(task)
+        # Before any file: the task checks the space and (a function) what it returns.
         self.task.prepare(self.space, self.seed)
         self.objective = objective or self.task.objective
         if not isinstance(self.objective, str):
             raise ValueError(f"objective must be a string, got {self.objective!r}")
+        check_objective = getattr(self.task, "check_objective", None)
+        if check_objective is not None:
+            check_objective(self.objective)
         if maximize is None:  # the task knows the direction of its own objective only
             maximize = self.task.maximize if self.objective == self.task.objective else False
         self.maximize = maximize
@@ -147,6 +154,7 @@ class Sweep:
                     "how long each trial trains, so leave epochs out of the space"
                 )
             n_trials = self.scheduler.n_trials(n_trials)
+        self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
         if sampler == "grid":
             self.n_trials = len(
@@ -159,6 +167,7 @@ class Sweep:
         return {
             "space": self.space.to_dict(),
             "task": self.task.identity(),
+            "fingerprint": self.fingerprint,
             "seed": self.seed,
             "sampler": self.sampler,
             "n_trials": self.n_trials,
@@ -168,45 +177,24 @@ class Sweep:
             # Not part of the sweep's identity, but a resumed run that batches trials the
             # same way reproduces the uninterrupted one exactly (lanes are independent).
             "chunk_size": self.chunk_size,
+            "exact": self.exact,
         }
-
-    def _check_or_write_meta(self, store: Store) -> None:
-        meta, mine = store.meta(), self._meta()
-        if not meta:
-            from jaxtune import __version__
-
-            store.set_meta(
-                **mine,
-                versions={"jaxtune": __version__, "jax": jax.__version__},
-                devices=[str(d) for d in jax.devices()],
-                created=time.time(),
-            )
-            store.add_round(
-                0,
-                space=mine["space"],
-                n_trials=self.n_trials,
-                sampler=self.sampler,
-                seed=self.seed,
-            )
-            return
-        for key in ("space", "task", "seed", "sampler", "n_trials", "scheduler"):
-            if meta.get(key) != mine[key]:
-                raise SweepMismatchError(
-                    f"store {str(store.path)!r} holds another sweep: its {key} is "
-                    f"{meta.get(key)!r}, this sweep's is {mine[key]!r}"
-                )
 
     # ----------------------------------------------------------------- sampling
 
-    def samples(self, round_space: Space, n: int, round_: int) -> dict[str, jax.Array]:
-        """The samples of one round: a pure function of the seed and the round."""
-        if self.sampler == "random":
-            key = jax.random.fold_in(jax.random.key(self.seed), round_)
-            return round_space.random(key, n)
-        if self.sampler == "quasi_random":
-            return round_space.quasi_random(n, seed=self.seed * 1000 + round_)
-        grid = round_space.grid(grid_points(round_space, n))
-        return {k: v[:n] for k, v in grid.items()}
+    def samples(
+        self, round_space: Space, n: int, round_: int, *, offset: int = 0, version: int = 2
+    ) -> dict[str, jax.Array]:
+        """Samples ``offset ..`` of round ``round_``'s sequence (:mod:`~.sampling`)."""
+        return sampling.draw(
+            round_space,
+            self.sampler,
+            self.seed,
+            n,
+            sequence=round_,
+            offset=offset,
+            version=version,
+        )
 
     # ----------------------------------------------------------------- running
 
@@ -220,7 +208,8 @@ class Sweep:
     def zoom(self, top_k: int = 10, n_trials: int | None = None, margin: float = 0.1) -> Any:
         """Run a coarse-to-fine round around the ``top_k`` best trials of the last round.
 
-        The new round's space is ``space.zoom(best points, margin)`` of the last round's
+        The last round includes the rounds that grew it (a raised ``n_trials``). The
+        new round's space is ``space.zoom(best points, margin)`` of the last round's
         space (see :meth:`jaxtune.Space.zoom`); it is stored, so a resumed sweep redoes
         exactly this round.
 
@@ -232,14 +221,20 @@ class Sweep:
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         with self._opened() as store:
-            last = store.rounds()[-1]
+            rounds, meta = store.rounds(), store.meta()
+            last = rounds[-1]
+            sequence = stored.sequence_of(meta, last["round"])[0]
+            family = [r for r in rounds if stored.sequence_of(meta, r["round"])[0] == sequence]
+            ids = {r["round"] for r in family}
             last_space = Space.from_dict(last["space"])
-            best = Results.from_store(store).best(top_k, round_=last["round"])
+            results = Results.from_store(store)
+            best = [t for t in results.best(len(results.trials)) if t.round in ids][:top_k]
             if not best:
                 raise ValueError("zoom: the last round has no finished, non-diverged trial")
             points = last_space.encode([{k: r.hparams[k] for k in last_space.names} for r in best])
             new_space = last_space.zoom(points, margin=margin)
-            n = n_trials or last["n_trials"]
+            n = n_trials or sum(r["n_trials"] for r in family)
+            stored.forget_extension(store, last["round"] + 1)
             store.add_round(
                 last["round"] + 1,
                 space=new_space.to_dict(),
@@ -253,8 +248,11 @@ class Sweep:
     @contextlib.contextmanager
     def _opened(self) -> Iterator[Store]:
         """The store, locked, checked against this sweep, with every stored round run."""
+        if self.overwrite:
+            stored.wipe(self.path)
+            self.overwrite = False  # once: a second run() resumes what the first wrote
         with Store.open(self.path) as store:
-            self._check_or_write_meta(store)
+            stored.check_or_write(store, self._meta())
             for info in store.rounds():
                 self._run_round(store, info)
             yield store
@@ -262,7 +260,9 @@ class Sweep:
     def _run_round(self, store: Store, info: Mapping[str, Any]) -> None:
         space = Space.from_dict(info["space"])
         n, first, round_ = info["n_trials"], info["first_trial"], info["round"]
-        samples = self.samples(space, n, round_)
+        meta = store.meta()
+        sequence, offset = stored.sequence_of(meta, round_)
+        samples = self.samples(space, n, sequence, offset=offset, version=meta.get("sampling", 1))
         decoded = space.decode(samples)
         done = store.finished_trials(round_)
         todo = [i for i in range(n) if first + i not in done]
@@ -277,7 +277,7 @@ class Sweep:
         groups: dict[Group, list[int]] = {}
         for i in todo:
             groups.setdefault(self.task.group_of(space, decoded[i]), []).append(i)
-        writer = _ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
+        writer = ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
         writer.bar_desc(f"round {round_}")
         try:
             for group, idx in groups.items():
@@ -287,7 +287,7 @@ class Sweep:
                 hp = {k: np.asarray(samples[k])[idx] for k in space.names if k not in static}
                 metric = getattr(fn, "metric_name", "metric")
                 maximize = bool(getattr(fn, "maximize", False))
-                writer.start()
+                writer.start(label)
 
                 def on_chunk(
                     done, total, chunk, idx=idx, label=label, metric=metric, maximize=maximize
@@ -301,6 +301,7 @@ class Sweep:
                         group=label,
                         metric=metric,
                         maximize=maximize,
+                        objective=self.objective,
                     )
 
                 parallel.run(
@@ -313,7 +314,7 @@ class Sweep:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
         plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
-        writer = _ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
+        writer = ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
         writer.bar_desc(f"round {info['round']}, rungs")
         try:
             RungRound(
@@ -334,50 +335,3 @@ class Sweep:
             ).run()
         finally:
             writer.close()
-
-
-class _ChunkWriter:
-    """Persists each finished chunk at once and keeps the progress bar up to date."""
-
-    def __init__(self, store: Store, objective: str, maximize: bool, total: int, quiet: bool):
-        self.store, self.objective, self.maximize = store, objective, maximize
-        self.best: float | None = None
-        self.bar = None if quiet or not sys.stderr.isatty() else _progress_bar(total)
-        self.started = time.perf_counter()
-
-    def bar_desc(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_description(text)
-
-    def start(self) -> None:
-        """Start timing a new group (its first chunk includes compilation)."""
-        self.started = time.perf_counter()
-
-    def write(self, outputs: Any, *, ids: list[int], **kw: Any) -> None:
-        now = time.perf_counter()
-        wall, self.started = (now - self.started) / max(len(ids), 1), now
-        self.write_records(records_from_outputs(outputs, ids=ids, wall=wall, **kw))
-
-    def write_records(self, records: list[Any]) -> None:
-        """Commit finished trials and show the best so far."""
-        self.store.write_trials(records)
-        for r in records:
-            v = r.final.get(self.objective)
-            better = self.best is None or (v is not None and (v > self.best) == self.maximize)
-            if r.status == "ok" and v is not None and better:
-                self.best = v
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"best {self.objective}={self.best}")
-            self.bar.update(len(records))
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _progress_bar(total: int) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # progress is a nicety: without tqdm, run quietly
-        return None
-    return tqdm(total=total, unit="trial", dynamic_ncols=True)
