@@ -12,7 +12,6 @@ trial stays as it is and the new ones are those a fresh sweep of that size would
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import sqlite3
@@ -23,7 +22,7 @@ from typing import Any
 
 import jax
 
-from jaxtune.store import DB_NAME, LOCK_NAME, Store, StoreLockedError
+from jaxtune.store import DB_NAME, Store, StoreError
 from jaxtune.sweep import fingerprint as fp
 from jaxtune.sweep.sampling import SAMPLING_VERSION
 
@@ -155,26 +154,14 @@ def wipe(path: str | os.PathLike[str]) -> None:
     if not db.is_file():
         return
     try:
-        with Store.read(folder) as store:
+        with Store.read(folder, require_started=False) as store:
             store.meta()
             store.rounds()
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, StoreError) as error:
         raise ValueError(
             f"overwrite: {str(db)!r} is not a jaxtune store ({error}); remove it yourself"
         ) from None
-    # The store's own lock protocol (an exclusive flock on the lock file), held while the
-    # files go. A Store API to empty a store under its lock would replace this.
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreLockedError(
-                f"store {str(folder)!r} is in use by another process; overwrite refused"
-            ) from None
+    with Store.lock(folder):  # refused at once while another process writes
         for suffix in ("", "-wal", "-shm"):
             (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
     log.info("overwrite: emptied %s", folder)
