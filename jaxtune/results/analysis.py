@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jaxtune.results.study import _first_space, _need_optuna, to_optuna
+from jaxtune.results.study import first_space, need_optuna, to_optuna
 from jaxtune.space import Fixed
 
 if TYPE_CHECKING:
@@ -115,8 +115,8 @@ def importance(
         >>> list(imp), imp["lr"] > 0.9, round(sum(imp.values()), 6)
         (['lr', 'wd'], True, 1.0)
     """
-    optuna = _need_optuna()
-    space = _first_space(results)
+    optuna = need_optuna()
+    space = first_space(results)
     searched = [name for name, dim in space.items() if not isinstance(dim, Fixed)]
     if params is None:
         params = searched

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from jaxtune.store import TrialRecord
 
 
-def _need_optuna() -> Any:
+def need_optuna() -> Any:
     try:
         with warnings.catch_warnings():
             # optuna imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets
@@ -48,7 +48,7 @@ def _need_optuna() -> Any:
     return optuna
 
 
-def _first_space(results: Results) -> Space:
+def first_space(results: Results) -> Space:
     # Round 0 holds the widest space: every later (zoomed) round lies inside it, so its
     # distributions hold every trial's values.
     spec = results.rounds[0]["space"] if results.rounds else results.meta["space"]
@@ -227,10 +227,10 @@ def to_optuna(
         >>> [t.state.name for t in study.trials]
         ['COMPLETE', 'FAIL']
     """
-    optuna = _need_optuna()
+    optuna = need_optuna()
     if load_if_exists and overwrite:
         raise ValueError("to_optuna: pass load_if_exists=True or overwrite=True, not both")
-    space = _first_space(results)
+    space = first_space(results)
     dists = {name: _distribution(dim, optuna) for name, dim in space.items()}
     # Build (and validate) every trial before the study exists: a bad value must not leave
     # a half-filled study behind in a database.
