@@ -6,8 +6,9 @@ over trials. ``datasets``, ``models`` and ``optimizers`` are its parts, usable a
 """
 
 from jaxtune.train import datasets, models, optimizers
+from jaxtune.train.make import make_train, resolve_model
 from jaxtune.train.metrics import History, final_metrics
-from jaxtune.train.trainer import Trainer, TrainState, make_train
+from jaxtune.train.trainer import Trainer, TrainState
 
 __all__ = [
     "History",
@@ -18,4 +19,5 @@ __all__ = [
     "make_train",
     "models",
     "optimizers",
+    "resolve_model",
 ]
