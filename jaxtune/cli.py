@@ -28,7 +28,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "space")
+_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "model", "space")
 
 
 class UsageError(Exception):
@@ -99,6 +99,10 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     if not isinstance(task_dict, dict):
         raise UsageError(f"{where}: 'task' must be a table")
     task_dict = dict(task_dict)
+    if "model" in config:  # keyword arguments of an import-path [task] model
+        if not isinstance(config["model"], dict):
+            raise UsageError(f"{where}: 'model' must be a table of keyword arguments")
+        task_dict["model_kwargs"] = config["model"]
     if args.dataset:
         task_dict["dataset"] = args.dataset
     task = Task.from_dict(task_dict)
@@ -109,7 +113,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     trials = args.trials if args.trials is not None else _typed(config, "trials", int, where)
     seed = args.seed if args.seed is not None else _typed(config, "seed", int, where)
     sampler = args.sampler or _typed(config, "sampler", str, where) or "random"
-    dataset_name = Path(task.dataset).stem
+    dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
     out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
     return Sweep(
