@@ -29,7 +29,12 @@ __all__ = ["bounds", "check_space", "default_space"]
 
 
 def bounds(dim: Dimension) -> tuple[float, float]:
-    """Smallest and largest numeric value of a dimension without labels."""
+    """Smallest and largest numeric value of a dimension without labels.
+
+    Example:
+        >>> bounds(Choice([32, 64])), bounds(LogUniform(1e-3, 1.0))
+        ((32.0, 64.0), (0.001, 1.0))
+    """
     if isinstance(dim, Fixed):
         return float(dim.value), float(dim.value)
     if isinstance(dim, Choice):

@@ -204,12 +204,25 @@ class Task:
         return d
 
     def optimizer_spec(self) -> AnyOptimizer | None:
-        """The resolved optimizer when it is not one of the six families, else None."""
+        """The resolved optimizer when it is not one of the six families, else None.
+
+        Example:
+            >>> Task(optimizer="lion").optimizer_spec().hyperparams
+            ('b1', 'b2', 'learning_rate', 'weight_decay')
+            >>> Task(optimizer="adam").optimizer_spec() is None
+            True
+        """
         resolved = optimizers.resolve_optimizer(self.optimizer)
         return resolved if isinstance(resolved, AnyOptimizer) else None
 
     def user_model(self) -> models.Model:
-        """The import-path model, built once per task object."""
+        """The import-path model, built once per task object.
+
+        Example:
+            >>> task = Task(model="jaxtune.train.models:CNN", model_kwargs={"n_out": 10})
+            >>> task.user_model().n_out
+            10
+        """
         cache = self.__dict__.setdefault("_cache", {})
         if "model" not in cache:
             cache["model"] = model_from_import(self.model, self.model_kwargs)

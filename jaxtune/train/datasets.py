@@ -64,6 +64,13 @@ class Standardization:
     Attributes:
         mean: ``(*input_shape)`` mean of the training inputs.
         scale: ``(*input_shape)`` their standard deviation (1 for a constant feature).
+
+    Example:
+        >>> s = Standardization(np.array([1.0, 2.0]), np.array([2.0, 1.0]))
+        >>> s(np.array([[3.0, 2.0]])).tolist()
+        [[1.0, 0.0]]
+        >>> s == Standardization(np.array([1.0, 2.0]), np.array([2.0, 1.0]))
+        True
     """
 
     mean: np.ndarray

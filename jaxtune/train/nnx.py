@@ -98,6 +98,24 @@ class NNXModel:
     :meth:`apply_eval`, which carry batch statistics and RNG streams too. Build it
     with :func:`as_nnx_model`.
 
+    Example:
+        >>> import functools, jax, jax.numpy as jnp
+        >>> class Net(nnx.Module):
+        ...     def __init__(self, *, rngs):
+        ...         self.lin = nnx.Linear(4, 3, use_bias=False, rngs=rngs)
+        ...         self.norm = nnx.BatchNorm(3, rngs=rngs)
+        ...
+        ...     def __call__(self, x):
+        ...         return self.norm(self.lin(x))
+        >>> model = as_nnx_model(Net)
+        >>> x = jax.random.normal(jax.random.key(1), (8, 4))
+        >>> params, model_state = model.init_with_state(jax.random.key(0), x)
+        >>> out, model_state = model.apply_train(params, model_state, x)
+        >>> bool(jnp.abs(model_state["norm"]["mean"][...]).max() > 0)  # updated
+        True
+        >>> model.apply_eval(params, model_state, x).shape
+        (8, 3)
+
     Attributes:
         train_def: the graph definition in train mode (static).
         eval_def: the graph definition in eval mode (static).

@@ -211,6 +211,14 @@ class AnyOptimizer:
         """``ValueError`` naming the first of ``names`` the factory does not take.
 
         ``names`` are optimizer hyperparameters only (the caller removes the trainer's).
+
+        Example:
+            >>> AnyOptimizer.resolve("lion").check_names(["b1"])
+            >>> AnyOptimizer.resolve("lion").check_names(["momentum"], where="space.")
+            Traceback (most recent call last):
+            ...
+            ValueError: space.momentum: optimizer 'lion' takes no argument 'momentum'; \
+it takes ['b1', 'b2', 'learning_rate', 'weight_decay']
         """
         unknown = sorted(set(names) - set(self.arguments))
         if unknown:
@@ -233,6 +241,15 @@ class AnyOptimizer:
         Raises:
             ValueError: a required argument of the factory that ``hparams`` leaves out
                 (``learning_rate`` excepted: it defaults to 0.01).
+
+        Example:
+            >>> import jax, jax.numpy as jnp
+            >>> ada = AnyOptimizer.resolve("adabelief")
+            >>> def first_update(b1):  # one program for every b1
+            ...     opt = ada.transformation({"learning_rate": 0.1, "b1": b1})
+            ...     return opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))[0]
+            >>> jax.vmap(first_update)(jnp.array([0.5, 0.9])).shape
+            (2, 2)
         """
         traced = {k: hparams[k] for k in self.arguments if k in hparams}
         traced.setdefault("learning_rate", hyperparams.TABLE["learning_rate"].default)

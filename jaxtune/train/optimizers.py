@@ -265,6 +265,13 @@ def learning_rate_at(opt_state: optax.OptState, factor: optax.Schedule) -> jax.A
 
     Reads the outermost ``inject_hyperparams`` state's ``learning_rate`` and the outermost
     ``scale_by_schedule`` count, so a user's factory that nests its own is fine.
+
+    Example:
+        >>> import jax.numpy as jnp, jaxtune.optimizers as O
+        >>> hp = {"learning_rate": 0.1, "decay_system": 1, "decay_rate": 1.0}
+        >>> state = O.make_optimizer("lion", hp, 10).init(jnp.zeros(2))
+        >>> round(float(O.learning_rate_at(state, O.decay_factor(hp, 10))), 6)
+        0.05
     """
     count = _outermost(opt_state, "count", _in_schedule_state)
     return jnp.asarray(_outermost(opt_state, "learning_rate", _in_hyperparams)) * factor(count)

@@ -53,5 +53,14 @@ def train_val_split(
 
 
 def check_val_fraction(val_fraction: float) -> None:
+    """``ValueError`` unless ``0 < val_fraction < 1``.
+
+    Example:
+        >>> check_val_fraction(0.2)
+        >>> check_val_fraction(1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: val_fraction must be in (0, 1), got 1.0
+    """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
