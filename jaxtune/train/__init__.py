@@ -3,6 +3,8 @@
 :func:`make_train` turns a static configuration into a pure ``train(hparams, key)``
 whose whole training is one ``lax.scan`` under ``jit``; :mod:`jaxtune.parallel` batches it
 over trials. ``datasets``, ``models`` and ``optimizers`` are its parts, usable alone.
+Bring your own: any optax optimizer or factory (``optax_any``), Flax NNX models
+(``nnx``), models and datasets by import path (``make.model_from_import``).
 """
 
 from jaxtune.train import datasets, models, optimizers
