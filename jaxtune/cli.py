@@ -30,7 +30,17 @@ from typing import Any, NoReturn
 
 __all__ = ["main"]
 
-_CONFIG_KEYS = ("trials", "sampler", "seed", "out", "chunk_size", "task", "space", "scheduler")
+_CONFIG_KEYS = (
+    "trials",
+    "sampler",
+    "seed",
+    "out",
+    "chunk_size",
+    "task",
+    "model",
+    "space",
+    "scheduler",
+)
 
 
 class UsageError(Exception):
@@ -143,6 +153,10 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     if not isinstance(task_dict, dict):
         raise UsageError(f"{where}: 'task' must be a table")
     task_dict = dict(task_dict)
+    if "model" in config:  # keyword arguments of an import-path [task] model
+        if not isinstance(config["model"], dict):
+            raise UsageError(f"{where}: 'model' must be a table of keyword arguments")
+        task_dict["model_kwargs"] = config["model"]
     if args.dataset:
         task_dict["dataset"] = args.dataset
     if args.data_order:
@@ -155,7 +169,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     trials = args.trials if args.trials is not None else _typed(config, "trials", int, where)
     seed = args.seed if args.seed is not None else _typed(config, "seed", int, where)
     sampler = args.sampler or _typed(config, "sampler", str, where) or "random"
-    dataset_name = Path(task.dataset).stem
+    dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
     out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
     scheduler = config.get("scheduler")

@@ -26,6 +26,7 @@ EXPECTED = {
     "03_caviar_sweep": ["256 trials", "ratio batched / one at a time:"],
     "04_importance": ["fANOVA mean", "learning_rate"],
     "05_coarse_to_fine": ["round 2: 64 trials", "best overall: trial"],
+    "06_your_own_model": ["best of 16 trials", "NNX MLP    adamw", "predicted:"],
     "07_hyperband": ["sh: 27 trials", "lane-epochs", "budget:"],
 }
 

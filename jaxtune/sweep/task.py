@@ -9,12 +9,17 @@ built-in :class:`Task` (evosax style: the static side; the searchable numbers li
 wrapped once) both answer them, so :class:`jaxtune.Sweep` never asks which it has.
 
 What each name of a space means for the built-in task, and its allowed range, comes from
-:mod:`jaxtune.hyperparams`.
+:mod:`jaxtune.hyperparams`. With an optimizer other than the six families (an optax
+name such as ``"lion"``, or an import path of a factory), a space may also name any
+numeric argument of that optimizer (``b1``, ``alpha``...): rows of the table keep their
+range, other names are only checked to be finite numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -22,16 +27,12 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 
 from jaxtune import hyperparams
-from jaxtune.space import (
-    Choice,
-    Dimension,
-    Fixed,
-    IntUniform,
-    LogUniform,
-    OneMinusLogUniform,
-    Space,
-)
+from jaxtune.space import Space
+from jaxtune.sweep.checks import bounds, check_space, default_space
 from jaxtune.train import Trainer, datasets, make_train, models, optimizers
+from jaxtune.train.importpath import is_import_path, load_object
+from jaxtune.train.make import model_from_import
+from jaxtune.train.optax_any import AnyOptimizer
 
 __all__ = [
     "MASKED",
@@ -78,23 +79,24 @@ class SweepTask(Protocol):
         """The pure ``train(hparams, key)`` of a group (same object for the same group)."""
 
 
-def _bounds(dim: Dimension) -> tuple[float, float]:
-    """Smallest and largest numeric value of a dimension without labels."""
-    if isinstance(dim, Fixed):
-        return float(dim.value), float(dim.value)
-    if isinstance(dim, Choice):
-        return float(min(dim.values)), float(max(dim.values))
-    return float(dim.low), float(dim.high)
-
-
 @dataclasses.dataclass(frozen=True)
 class Task:
     """The static configuration of the built-in supervised task.
 
     Attributes:
-        dataset: ``"digits"``, ``"synthetic"`` or a path to an ``.npz`` with ``x`` and ``y``.
-        model: ``"mlp"`` (masked width and depth) or ``"cnn"`` (image data).
-        optimizer: the family used when the space has no ``optimizer`` dimension.
+        dataset: ``"digits"``, ``"synthetic"``, a path to an ``.npz`` with ``x`` and ``y``,
+            or an import path ``"package.module:function"``: the function returns a
+            :class:`jaxtune.datasets.Dataset` or a pair ``(x, y)`` of arrays (split and
+            standardized like an ``.npz``); it is passed ``val_fraction`` and ``seed``
+            (``data_seed``) if it takes them.
+        model: ``"mlp"`` (masked width and depth), ``"cnn"`` (image data), or an import
+            path ``"package.module:Name"`` of a flax linen or NNX module class (or
+            factory), built with ``model_kwargs`` (see
+            :func:`jaxtune.train.make.model_from_import`). Digits come as 8x8x1 images
+            for every model but ``"mlp"``.
+        optimizer: the optimizer used when the space has no ``optimizer`` dimension: a
+            family, the name of any optax optimizer (``"lion"``), or an import path
+            ``"package.module:factory"``; then a space names the factory's arguments.
         batch_size: used when the space has no ``batch_size`` dimension.
         epochs: used when the space has no ``epochs`` dimension.
         hidden: MLP width when the space has no ``hidden`` dimension.
@@ -104,6 +106,8 @@ class Task:
         data_seed: seed of the train/validation split.
         data_order: ``"shared"`` (every trial of a seed index sees the same mini-batches,
             ordered by the sweep's seed) or ``"per_trial"`` (each trial's own key).
+        model_kwargs: keyword arguments of an import-path model (a config's top-level
+            ``[model]`` table): plain values (numbers, strings, lists).
     """
 
     dataset: str = "digits"
@@ -117,11 +121,12 @@ class Task:
     val_fraction: float = 0.2
     data_seed: int = 0
     data_order: str = "shared"
+    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.model not in ("mlp", "cnn"):
-            raise ValueError(f"task.model must be 'mlp' or 'cnn', got {self.model!r}")
-        for name in ("optimizer", "batch_size", "epochs", "hidden", "layers"):
+        self._check_model()
+        self._check_optimizer()
+        for name in ("batch_size", "epochs", "hidden", "layers"):
             hyperparams.check_value(name, getattr(self, name), where="task.")
         for name, low in (("seeds_per_trial", 1), ("data_seed", 0)):
             value = getattr(self, name)
@@ -137,17 +142,91 @@ class Task:
         if not isinstance(self.dataset, str):
             raise ValueError(f"task.dataset must be a string, got {self.dataset!r}")
         is_file = self.dataset.endswith(".npz")
-        if self.dataset not in ("digits", "synthetic") and not is_file:
+        if is_import_path(self.dataset) and not is_file:
+            if not callable(load_object(self.dataset, where="task.dataset")):
+                raise ValueError(f"task.dataset: {self.dataset} is not a function")
+        elif self.dataset not in ("digits", "synthetic") and not is_file:
             raise ValueError(
-                f"task.dataset must be 'digits', 'synthetic' or a path to an .npz file, "
-                f"got {self.dataset!r}"
+                f"task.dataset must be 'digits', 'synthetic', a path to an .npz file or an "
+                f"import path 'package.module:function', got {self.dataset!r}"
             )
         if is_file and not os.path.isfile(self.dataset):
             raise FileNotFoundError(f"task.dataset: no such file {self.dataset!r}")
 
+    def _check_model(self) -> None:
+        model, kwargs = self.model, self.model_kwargs
+        if not isinstance(model, str) or (
+            model not in ("mlp", "cnn") and not is_import_path(model)
+        ):
+            raise ValueError(
+                "task.model must be 'mlp', 'cnn' or an import path 'package.module:Name', "
+                f"got {model!r}"
+            )
+        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise ValueError(f"task.model_kwargs must be a table of names, got {kwargs!r}")
+        try:
+            json.dumps(kwargs)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"task.model_kwargs must hold plain values (numbers, strings, lists), "
+                f"got {kwargs!r}"
+            ) from None
+        object.__setattr__(self, "model_kwargs", dict(kwargs))  # a private copy
+        if model in ("mlp", "cnn"):
+            if kwargs:
+                raise ValueError(
+                    f"task.model_kwargs ([model]) applies to an import-path model, not {model!r}"
+                )
+            return
+        built = model_from_import(model, kwargs, where="task.model")  # errors now
+        self.__dict__.setdefault("_cache", {})["model"] = built
+
+    def _check_optimizer(self) -> None:
+        if not isinstance(self.optimizer, str):
+            raise ValueError(f"task.optimizer must be a string, got {self.optimizer!r}")
+        try:
+            optimizers.resolve_optimizer(self.optimizer)
+        except (ValueError, TypeError) as e:
+            text = f"task.{e}" if str(e).startswith("optimizer") else f"task.optimizer: {e}"
+            raise ValueError(text) from None
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, for the store and config files."""
-        return dataclasses.asdict(self)
+        """Plain values, for the store and config files.
+
+        ``model_kwargs`` is left out when empty, so a task without it is stored as before.
+        """
+        d = dataclasses.asdict(self)
+        if not d["model_kwargs"]:
+            del d["model_kwargs"]
+        return d
+
+    def optimizer_spec(self) -> AnyOptimizer | None:
+        """The resolved optimizer when it is not one of the six families, else None.
+
+        Example:
+            >>> Task(optimizer="lion").optimizer_spec().hyperparams
+            ('b1', 'b2', 'learning_rate', 'weight_decay')
+            >>> Task(optimizer="adam").optimizer_spec() is None
+            True
+        """
+        resolved = optimizers.resolve_optimizer(self.optimizer)
+        return resolved if isinstance(resolved, AnyOptimizer) else None
+
+    def user_model(self) -> models.Model:
+        """The import-path model, built once per task object.
+
+        Example:
+            >>> task = Task(model="jaxtune.train.models:CNN", model_kwargs={"n_out": 10})
+            >>> task.user_model().n_out
+            10
+        """
+        cache = self.__dict__.setdefault("_cache", {})
+        if "model" not in cache:
+            cache["model"] = model_from_import(self.model, self.model_kwargs)
+        return cache["model"]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Task:
@@ -159,12 +238,32 @@ class Task:
         return cls(**d)
 
     def load_data(self) -> datasets.Dataset:
-        """The dataset, split and standardized (images kept 8x8x1 for the CNN)."""
+        """The dataset, split and standardized (digits images kept 8x8x1 but for the MLP)."""
+        if is_import_path(self.dataset) and not self.dataset.endswith(".npz"):
+            return self._user_data()
         if self.dataset == "digits":
             return datasets.digits(self.val_fraction, self.data_seed, flatten=self.model == "mlp")
         if self.dataset == "synthetic":
             return datasets.synthetic(val_fraction=self.val_fraction, seed=self.data_seed)
         return datasets.from_npz(self.dataset, val_fraction=self.val_fraction, seed=self.data_seed)
+
+    def _user_data(self) -> datasets.Dataset:
+        fn = load_object(self.dataset, where="task.dataset")
+        offered = {"val_fraction": self.val_fraction, "seed": self.data_seed}
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        out = fn(**{k: v for k, v in offered.items() if k in params})
+        if isinstance(out, datasets.Dataset):
+            return out
+        if isinstance(out, tuple) and len(out) == 2:
+            name = self.dataset.split(":")[1]
+            return datasets.from_arrays(*out, name=name, **offered)
+        raise ValueError(
+            f"task.dataset: {self.dataset}() returned {type(out).__name__}, not a "
+            "jaxtune.datasets.Dataset or a pair (x, y) of arrays"
+        )
 
     # -- the task interface (SweepTask) ------------------------------------------------
 
@@ -231,7 +330,7 @@ class Task:
         """The trainer of one group: padded to the largest sizes the space allows."""
 
         def top(name: str, default: int) -> int:
-            b = _bounds(space[name]) if name in space else None
+            b = bounds(space[name]) if name in space else None
             return int(b[1]) if b else default
 
         if self.model == "mlp":
@@ -241,8 +340,10 @@ class Task:
                 n_out=data.n_out,
             )
             arch_keys = tuple(k for k in ("hidden", "layers") if k in space)
-        else:
+        elif self.model == "cnn":
             model, arch_keys = models.CNN(n_out=data.n_out), ()
+        else:
+            model, arch_keys = self.user_model(), ()
         labels = space.labels("decay_system") if "decay_system" in space else None
         systems = labels or optimizers.DECAY_SYSTEMS
         return make_train(
@@ -257,60 +358,3 @@ class Task:
             data_order=self.data_order,
             order_seed=order_seed,
         )
-
-
-def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
-    """Validate a space for the built-in task; raise ``ValueError`` naming the dimension.
-
-    Every name must be a row of :data:`jaxtune.hyperparams.TABLE`, and every value the
-    dimension can take must lie in that row's range (labels among its values).
-
-    Args:
-        space: the search space.
-        task: the task it is for.
-        n_train: training-set size, to bound ``batch_size``.
-    """
-    for name in space.names:
-        dim = space[name]
-        if name not in hyperparams.TABLE:
-            raise ValueError(
-                f"space: unknown hyperparameter {name!r}; known: {sorted(hyperparams.TABLE)}"
-            )
-        row = hyperparams.TABLE[name]
-        if dim.labels is not None:
-            bad = [v for v in dim.labels if v not in (row.values or ())]
-            if bad:
-                raise ValueError(f"space.{name}: {bad} not allowed; {row.range_text()}")
-            continue
-        if row.kind == "static" and row.values is not None:
-            raise ValueError(f"space.{name}: values must be labels, {row.range_text()}")
-        low, high = _bounds(dim)
-        hyperparams.check_bounds(name, low, high)
-        if name == "batch_size" and n_train is not None and high > n_train:
-            raise ValueError(
-                f"space.batch_size: values must lie in [1, {n_train}] (the training set), "
-                f"got [{low:g}, {high:g}]"
-            )
-        if row.integer and not isinstance(dim, IntUniform | Choice | Fixed):
-            raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
-    if task.model == "cnn" and ({"hidden", "layers"} & set(space.names)):
-        raise ValueError("space: hidden and layers apply to task.model='mlp' only")
-
-
-def default_space() -> Space:
-    """The default sweep's space: every kind of hyperparameter of the design note.
-
-    Traced: learning rate (log-uniform), momentum (log-uniform on 1-beta), the decay
-    system and its inverse-time rate; masked: hidden units, layers, epochs; static: the
-    mini-batch size.
-    """
-    return Space(
-        learning_rate=LogUniform(1e-3, 1.0),
-        momentum=OneMinusLogUniform(0.5, 0.99),
-        hidden=IntUniform(16, 64),
-        layers=IntUniform(1, 2),
-        epochs=IntUniform(4, 12),
-        decay_system=Choice(["none", "inverse_time", "exponential", "sqrt_epoch"]),
-        decay_rate=LogUniform(0.01, 1.0),
-        batch_size=Choice([32, 64]),
-    )

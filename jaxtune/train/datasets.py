@@ -11,7 +11,9 @@ compiled program. Sources:
 
 Every source splits train/validation deterministically by ``seed`` (stratified by class
 for classification, see :func:`train_val_split`) and standardizes inputs with statistics
-of the training part only, so nothing of the validation set leaks into training.
+of the training part only, so nothing of the validation set leaks into training. The
+dataset keeps those statistics (:class:`Standardization`): ``dataset.transform(x)``
+prepares new inputs the same way, e.g. to predict with a trained model.
 
 Conventions, shared with :mod:`jaxtune.models` and the trainer:
 
@@ -23,6 +25,8 @@ Conventions, shared with :mod:`jaxtune.models` and the trainer:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from typing import Literal
 
@@ -31,10 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxtune.train.batches import batch_indices, epoch_batches
+from jaxtune.train.batching import batch_indices, epoch_batches
+from jaxtune.train.splits import check_val_fraction, train_val_split
 
 __all__ = [
     "Dataset",
+    "Standardization",
     "batch_indices",
     "digits",
     "epoch_batches",
@@ -46,6 +52,44 @@ __all__ = [
 
 TaskKind = Literal["classification", "regression"]
 _TASKS = ("classification", "regression")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Standardization:
+    """Per-feature mean and scale of the training inputs: ``(x - mean) / scale``.
+
+    Static metadata of a :class:`Dataset` (compared and hashed by value), kept on the
+    host as numpy arrays of the input shape.
+
+    Attributes:
+        mean: ``(*input_shape)`` mean of the training inputs.
+        scale: ``(*input_shape)`` their standard deviation (1 for a constant feature).
+
+    Example:
+        >>> s = Standardization(np.array([1.0, 2.0]), np.array([2.0, 1.0]))
+        >>> s(np.array([[3.0, 2.0]])).tolist()
+        [[1.0, 0.0]]
+        >>> s == Standardization(np.array([1.0, 2.0]), np.array([2.0, 1.0]))
+        True
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / scale`` in float64."""
+        return (np.asarray(x, np.float64) - self.mean) / self.scale
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Standardization)
+            and np.array_equal(self.mean, other.mean)
+            and np.array_equal(self.scale, other.scale)
+        )
+
+    def __hash__(self) -> int:
+        digest = hashlib.sha1(self.mean.tobytes() + self.scale.tobytes()).hexdigest()
+        return hash((self.mean.shape, digest))
 
 
 @struct.dataclass
@@ -63,6 +107,8 @@ class Dataset:
         task: ``"classification"`` or ``"regression"``.
         n_classes: number of classes for classification, ``None`` for regression.
         name: a label for results and plots.
+        standardization: the training inputs' mean and scale, or None when the inputs
+            were not standardized (see :meth:`transform`).
     """
 
     x_train: jax.Array
@@ -72,6 +118,7 @@ class Dataset:
     task: TaskKind = struct.field(pytree_node=False, default="classification")
     n_classes: int | None = struct.field(pytree_node=False, default=None)
     name: str = struct.field(pytree_node=False, default="arrays")
+    standardization: Standardization | None = struct.field(pytree_node=False, default=None)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -83,50 +130,38 @@ class Dataset:
         """Width of the model output: ``n_classes``, or ``n_targets`` for regression."""
         return self.n_classes if self.n_classes is not None else self.y_train.shape[-1]
 
+    def transform(self, x: np.ndarray) -> jax.Array:
+        """New raw inputs prepared exactly as the training inputs were.
 
-def train_val_split(
-    y: np.ndarray, val_fraction: float = 0.2, seed: int = 0, *, stratify: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic train/validation split of ``len(y)`` samples.
+        Args:
+            x: ``(n, *input_shape)`` raw inputs, or one example ``(*input_shape)``, in
+                the units of the data the dataset was made from.
 
-    The validation part holds ``round(val_fraction * n)`` samples, at least one and
-    leaving at least one for training. With ``stratify=True`` each class keeps its
-    proportion in both parts up to one sample: samples are shuffled, ranked within
-    their class, and the validation part takes the lowest relative ranks.
+        Returns:
+            float32 inputs standardized with the training part's mean and scale (as
+            they were when the dataset was made), ready for a trained model.
 
-    Args:
-        y: ``(n, ...)`` targets; with ``stratify=True``, ``(n,)`` integer labels.
-        val_fraction: fraction of samples for validation, in ``(0, 1)``.
-        seed: the split is a pure function of ``seed`` (numpy ``default_rng``).
-        stratify: keep class proportions.
+        Raises:
+            ValueError: inputs whose trailing shape is not :attr:`input_shape`.
 
-    Returns:
-        ``(train_idx, val_idx)``: sorted, disjoint int arrays covering ``range(n)``.
-
-    Examples:
-        >>> train, val = train_val_split(np.array([0, 0, 0, 0, 1, 1, 1, 1]), 0.5, stratify=True)
-        >>> np.bincount(np.array([0, 0, 0, 0, 1, 1, 1, 1])[val]).tolist()
-        [2, 2]
-    """
-    _check_val_fraction(val_fraction)
-    n = len(y)
-    if n < 2:
-        raise ValueError(f"need at least 2 samples to split, got {n}")
-    n_val = min(max(round(val_fraction * n), 1), n - 1)
-    perm = np.random.default_rng(seed).permutation(n)
-    if stratify:
-        labels = np.asarray(y)[perm]
-        by_class = np.argsort(labels, kind="stable")
-        sorted_labels = labels[by_class]
-        # Rank of each shuffled sample within its class, as a fraction of the class size:
-        # taking the lowest fractions takes about the same share of every class.
-        rank = np.arange(n) - np.searchsorted(sorted_labels, sorted_labels, side="left")
-        counts = np.unique(sorted_labels, return_counts=True)[1]
-        size = np.repeat(counts, counts)
-        relative = np.empty(n)
-        relative[by_class] = (rank + 0.5) / size
-        perm = perm[np.argsort(relative, kind="stable")]
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+        Example:
+            >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+            >>> ds = from_arrays(x, y)
+            >>> train, _ = train_val_split(y, stratify=True)
+            >>> bool(jnp.allclose(ds.transform(x[train]), ds.x_train))
+            True
+            >>> ds.transform(np.array([4.0, 5.0])).shape  # one example
+            (2,)
+        """
+        x = np.asarray(x, np.float64)
+        shape = self.input_shape
+        if shape == (1,) and x.ndim <= 1:  # one feature, given as a vector or a number
+            x = x.reshape(-1, 1)
+        if x.shape[x.ndim - len(shape) :] != shape:
+            raise ValueError(f"x must have shape (n, *{shape}) or {shape}, got {x.shape}")
+        if self.standardization is not None:
+            x = self.standardization(x)
+        return jnp.asarray(x, jnp.float32)
 
 
 def from_arrays(
@@ -167,7 +202,7 @@ def from_arrays(
         >>> ds.task, ds.n_classes, ds.x_train.shape, ds.x_val.shape
         ('classification', 2, (8, 2), (2, 2))
     """
-    _check_val_fraction(val_fraction)
+    check_val_fraction(val_fraction)
     x, y = np.asarray(x), np.asarray(y)
     if task is None:
         task = "classification" if y.dtype.kind in "biu" else "regression"
@@ -198,12 +233,14 @@ def from_arrays(
             raise ValueError("y contains NaN or infinite values")
     train, val = train_val_split(y, val_fraction, seed, stratify=task == "classification")
     x_train, x_val = x[train], x[val]
+    standardization = None
     if standardize:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
         # A feature whose spread is below float32 resolution is constant: dividing by its
         # (rounding-noise) std would blow that noise up, so it is only centered.
         scale = np.where(std > np.finfo(np.float32).eps * (1.0 + np.abs(mean)), std, 1.0)
-        x_train, x_val = (x_train - mean) / scale, (x_val - mean) / scale
+        standardization = Standardization(mean, scale)
+        x_train, x_val = standardization(x_train), standardization(x_val)
     return Dataset(
         x_train=jnp.asarray(x_train, jnp.float32),
         y_train=jnp.asarray(y[train]),
@@ -212,6 +249,7 @@ def from_arrays(
         task=task,
         n_classes=n_classes,
         name=name,
+        standardization=standardization,
     )
 
 
@@ -353,8 +391,3 @@ def synthetic(
         y = np.cos(theta - 2 * np.pi * turns * r) + noise * rng.standard_normal(n)
     x = np.concatenate([plane, rng.standard_normal((n, n_noise_features))], axis=1)
     return from_arrays(x, y, task=task, val_fraction=val_fraction, seed=seed, name="spirals")
-
-
-def _check_val_fraction(val_fraction: float) -> None:
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")

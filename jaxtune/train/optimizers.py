@@ -17,11 +17,17 @@ where ``alpha0`` (``learning_rate``) is held as a number in an
 schedule there is linear in its initial value, so scaling the optimizer's update by
 ``f_s(count)`` after the family's own transform equals passing the full schedule as the
 family's ``learning_rate`` (weight decay in adamw is scaled too, as optax does).
+
+Besides the six families, :func:`make_optimizer` takes any optax optimizer by name
+(``"lion"``), an import path of a factory, or a callable returning an
+``optax.GradientTransformation``: see :mod:`jaxtune.train.optax_any`. Its numeric
+arguments are the trial's hyperparameter names, and the decay factor scales it the same
+way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -30,16 +36,19 @@ import optax
 from optax import tree_utils as otu
 
 from jaxtune import hyperparams, schedules
+from jaxtune.train.optax_any import AnyOptimizer
 
 __all__ = [
     "DECAY_SYSTEMS",
     "FAMILIES",
     "HYPERPARAMS",
     "OPTIMIZER_DEFAULTS",
+    "AnyOptimizer",
     "Decay",
     "decay_factor",
     "learning_rate_at",
     "make_optimizer",
+    "resolve_optimizer",
 ]
 
 # family -> (optax factory, {trial hyperparameter: the factory's argument}, fixed arguments)
@@ -76,6 +85,45 @@ OPTIMIZER_DEFAULTS: dict[str, float] = hyperparams.defaults("traced")
 
 #: Every numeric optimizer or decay hyperparameter a trial may carry.
 HYPERPARAMS: tuple[str, ...] = hyperparams.TRACED
+
+
+#: What names an optimizer: a family, an optax name or import path, a factory.
+Optimizer = str | Callable[..., optax.GradientTransformation] | AnyOptimizer
+
+
+def resolve_optimizer(optimizer: Optimizer) -> str | AnyOptimizer:
+    """A family name as it is, anything else as an :class:`AnyOptimizer`.
+
+    Args:
+        optimizer: one of :data:`FAMILIES` (trial names mapped as in the family, e.g.
+            ``rms_decay``), the name of an optax optimizer (``"lion"``), an import path
+            ``"package.module:factory"``, or a callable returning an
+            ``optax.GradientTransformation`` (``optax.lion``, a user's factory).
+
+    Raises:
+        ValueError: an unknown name, naming it.
+
+    Example:
+        >>> resolve_optimizer("adam"), resolve_optimizer("lion").name
+        ('adam', 'lion')
+        >>> resolve_optimizer("nosuch")
+        Traceback (most recent call last):
+        ...
+        ValueError: optimizer must be one of [...] or an optax optimizer, got 'nosuch'...
+    """
+    if isinstance(optimizer, AnyOptimizer) or (
+        isinstance(optimizer, str) and optimizer in FAMILIES
+    ):
+        return optimizer
+    try:
+        return AnyOptimizer.resolve(optimizer)
+    except ValueError as e:
+        if isinstance(optimizer, str) and "has no optimizer" in str(e):
+            raise ValueError(
+                f"optimizer must be one of {sorted(FAMILIES)} or an optax optimizer, "
+                f"got {optimizer!r} (optax has no optimizer of that name)"
+            ) from None
+        raise
 
 
 class Decay(NamedTuple):
@@ -156,7 +204,7 @@ def decay_factor(
 
 
 def make_optimizer(
-    family: str,
+    family: Optimizer,
     hparams: Mapping[str, Any],
     steps_per_epoch: int,
     *,
@@ -168,9 +216,12 @@ def make_optimizer(
     """An optax optimizer of a static family with traced hyperparameters.
 
     Args:
-        family: one of :data:`FAMILIES` (static: it changes the program).
+        family: one of :data:`FAMILIES` (static: it changes the program), or any
+            optimizer :func:`resolve_optimizer` takes (``"lion"``, ``optax.lion``, a
+            factory): then the trial's names are the factory's argument names.
         hparams: the trial's numbers, possibly traced; missing ones take
-            :data:`OPTIMIZER_DEFAULTS`. Keys the family does not read are ignored.
+            :data:`OPTIMIZER_DEFAULTS` (a family) or the factory's defaults. Keys the
+            optimizer does not read are ignored.
         steps_per_epoch: mini-batches per epoch (static).
         systems: decay systems the ``decay_system`` index refers to.
         boundaries: epoch boundaries of the ``"piecewise"`` system.
@@ -189,14 +240,19 @@ def make_optimizer(
         >>> state = opt.init(jnp.zeros(2))
         >>> sorted(state[0].hyperparams)
         ['b1', 'b2', 'eps', 'eps_root', 'learning_rate']
+        >>> opt = O.make_optimizer(optax.lion, {"learning_rate": 0.1, "b2": 0.9}, 10)
+        >>> sorted(opt.init(jnp.zeros(2))[0].hyperparams)
+        ['b2', 'learning_rate']
     """
-    if family not in FAMILIES:
-        raise ValueError(f"optimizer must be one of {sorted(FAMILIES)}, got {family!r}")
+    resolved = resolve_optimizer(family)
     hp = {**OPTIMIZER_DEFAULTS, **hparams}
-    factory, names, fixed = _OPTAX[family]
-    inner = optax.inject_hyperparams(factory)(
-        **{arg: hp[name] for name, arg in names.items()}, **fixed
-    )
+    if isinstance(resolved, AnyOptimizer):
+        inner = resolved.transformation(hparams)
+    else:
+        factory, names, fixed = _OPTAX[resolved]
+        inner = optax.inject_hyperparams(factory)(
+            **{arg: hp[name] for name, arg in names.items()}, **fixed
+        )
     if factor is None:
         factor = decay_factor(
             hp, steps_per_epoch, systems=systems, boundaries=boundaries, scales=scales
@@ -205,9 +261,31 @@ def make_optimizer(
 
 
 def learning_rate_at(opt_state: optax.OptState, factor: optax.Schedule) -> jax.Array:
-    """The learning rate the next update of a :func:`make_optimizer` state will use."""
-    count = otu.tree_get(opt_state, "count", filtering=_in_schedule_state)
-    return jnp.asarray(otu.tree_get(opt_state, "learning_rate")) * factor(count)
+    """The learning rate the next update of a :func:`make_optimizer` state will use.
+
+    Reads the outermost ``inject_hyperparams`` state's ``learning_rate`` and the outermost
+    ``scale_by_schedule`` count, so a user's factory that nests its own is fine.
+
+    Example:
+        >>> import jax.numpy as jnp, jaxtune.optimizers as O
+        >>> hp = {"learning_rate": 0.1, "decay_system": 1, "decay_rate": 1.0}
+        >>> state = O.make_optimizer("lion", hp, 10).init(jnp.zeros(2))
+        >>> round(float(O.learning_rate_at(state, O.decay_factor(hp, 10))), 6)
+        0.05
+    """
+    count = _outermost(opt_state, "count", _in_schedule_state)
+    return jnp.asarray(_outermost(opt_state, "learning_rate", _in_hyperparams)) * factor(count)
+
+
+def _outermost(tree: Any, key: str, filtering: Callable[..., bool]) -> Any:
+    found = otu.tree_get_all_with_path(tree, key, filtering)
+    if not found:
+        raise KeyError(f"no {key!r} in this optimizer state")
+    return min(found, key=lambda pair: len(pair[0]))[1]
+
+
+def _in_hyperparams(path: tuple[Any, ...], _: Any) -> bool:
+    return len(path) >= 2 and getattr(path[-2], "name", None) == "hyperparams"
 
 
 def _in_schedule_state(path: tuple[Any, ...], _: Any) -> bool:

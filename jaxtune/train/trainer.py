@@ -16,6 +16,14 @@ The three kinds of hyperparameter (see the design note):
   updating after its own last epoch, so it equals a separate run of that length);
 - static: ``batch_size``, ``optimizer``, the model: arguments of :func:`make_train`.
 
+With an optimizer other than the six families (an optax name such as ``"lion"``, or a
+factory, see :mod:`jaxtune.train.optax_any`), the traced optimizer names are the
+factory's numeric arguments instead; the decay hyperparameters stay the trainer's.
+
+A model may carry state that the forward pass updates (an NNX model's batch statistics
+and RNG streams, :mod:`jaxtune.train.nnx`): it lives in ``TrainState.model_state``, goes
+through every step with the parameters, and is never differentiated.
+
 A trial whose loss or parameters turn non-finite stops updating from that step on
 (parameters frozen at their last finite values) and is marked diverged at that epoch.
 Every trial is computed independently, so a diverging lane never changes another's numbers.
@@ -24,7 +32,7 @@ Every trial is computed independently, so a diverging lane never changes another
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -35,10 +43,11 @@ from optax import tree_utils as otu
 from jaxtune import hyperparams
 from jaxtune.train import optimizers
 from jaxtune.train.datasets import Dataset, batch_indices
-from jaxtune.train.metrics import History, accuracy, cross_entropy, squared_error
-from jaxtune.train.models import MLP, Model
+from jaxtune.train.metrics import History
+from jaxtune.train.models import Model
+from jaxtune.train.optax_any import DECAY_HYPERPARAMS, AnyOptimizer
 
-__all__ = ["TrainState", "Trainer", "make_train"]
+__all__ = ["TrainState", "Trainer"]
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]  # (outputs, targets) -> (batch,)
 
@@ -54,6 +63,7 @@ class TrainState(NamedTuple):
     epoch: jax.Array  # () int32: epochs the program has run (active or not)
     key: jax.Array  # () PRNG key: with per-trial order, epoch e's order is fold_in(key, e)
     diverged_epoch: jax.Array  # () int32: 1-based epoch of divergence, 0 if none
+    model_state: Any = ()  # what the forward pass updates (batch statistics, RNG streams)
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -75,7 +85,7 @@ class Trainer:
 
     data: Dataset
     model: Model
-    optimizer: str
+    optimizer: str | AnyOptimizer  # a family name, or any optax optimizer (resolved)
     batch_size: int
     max_epochs: int
     loss_fn: LossFn
@@ -113,6 +123,16 @@ class Trainer:
     def _check_names(self, hparams: Mapping[str, Any]) -> None:
         # Names are static even when values are traced: a typo would otherwise train
         # silently with a default value.
+        if isinstance(self.optimizer, AnyOptimizer):
+            own = {*DECAY_HYPERPARAMS, *self.arch_keys, "epochs"}
+            unknown = sorted(set(hparams) - own - set(self.optimizer.arguments))
+            if unknown:
+                raise ValueError(
+                    f"unknown hyperparameters {unknown} for this trainer: optimizer "
+                    f"{self.optimizer.name!r} takes {list(self.optimizer.hyperparams)}, "
+                    f"the trainer {sorted(own)}"
+                )
+            return
         known = {*hyperparams.TRACED, *self.arch_keys, "epochs"}
         unknown = sorted(set(hparams) - known)
         if unknown:
@@ -120,21 +140,41 @@ class Trainer:
                 f"unknown hyperparameters {unknown} for this trainer; known: {sorted(known)}"
             )
 
+    # A model either follows the Model protocol (no state) or, like an NNX model that
+    # holds batch statistics or RNG streams, also has init_with_state / apply_train /
+    # apply_eval. The trainer always speaks the second form.
+
+    def _init_model(self, key: jax.Array, hparams: Mapping[str, Any]) -> tuple[Any, Any]:
+        x, arch = self.data.x_train[:1], self._arch(hparams)
+        if hasattr(self.model, "init_with_state"):
+            return self.model.init_with_state(key, x, **arch)
+        return self.model.init(key, x, **arch), ()
+
+    def _apply_train(self, params, model_state, x, hparams) -> tuple[Any, Any]:
+        if hasattr(self.model, "apply_train"):
+            return self.model.apply_train(params, model_state, x, **self._arch(hparams))
+        return self.model.apply(params, x, **self._arch(hparams)), model_state
+
+    def _apply_eval(self, params, model_state, x, hparams) -> Any:
+        if hasattr(self.model, "apply_eval"):
+            return self.model.apply_eval(params, model_state, x, **self._arch(hparams))
+        return self.model.apply(params, x, **self._arch(hparams))
+
     def init(self, hparams: Mapping[str, Any], key: jax.Array) -> TrainState:
         """A fresh state for one trial: parameters drawn from ``key``, epoch 0."""
         self._check_names(hparams)
         init_key, data_key = jax.random.split(key)
-        params = self.model.init(init_key, self.data.x_train[:1], **self._arch(hparams))
+        params, model_state = self._init_model(init_key, hparams)
         opt_state = self._optimizer(hparams)[0].init(params)
         zero = jnp.zeros((), jnp.int32)
-        return TrainState(params, opt_state, zero, data_key, zero)
+        return TrainState(params, opt_state, zero, data_key, zero, model_state)
 
-    def _loss(self, params, hparams, x, y):
-        out = self.model.apply(params, x, **self._arch(hparams))
-        return jnp.mean(self.loss_fn(out, y))
+    def _loss(self, params, model_state, hparams, x, y):
+        out, model_state = self._apply_train(params, model_state, x, hparams)
+        return jnp.mean(self.loss_fn(out, y)), model_state
 
-    def _evaluate(self, params, hparams) -> tuple[jax.Array, jax.Array]:
-        out = self.model.apply(params, self.data.x_val, **self._arch(hparams))
+    def _evaluate(self, params, model_state, hparams) -> tuple[jax.Array, jax.Array]:
+        out = self._apply_eval(params, model_state, self.data.x_val, hparams)
         y = self.data.y_val
         return jnp.mean(self.loss_fn(out, y)), jnp.mean(self.metric_fn(out, y))
 
@@ -180,22 +220,23 @@ class Trainer:
         self._check_names(hparams)
         epochs = jnp.asarray(hparams.get("epochs", self.max_epochs), jnp.int32)
         opt, factor = self._optimizer(hparams)
-        grad_fn = jax.value_and_grad(self._loss)
+        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         x, y = self.data.x_train, self.data.y_train
         order = self.order_key(state, seed_index)
         nan = jnp.asarray(jnp.nan, jnp.float32)
 
         def step(carry, idx):
-            params, opt_state, ok, loss_sum, steps_done = carry
-            loss, grads = grad_fn(params, hparams, x[idx], y[idx])
+            params, opt_state, model_state, ok, loss_sum, steps_done = carry
+            (loss, new_model), grads = grad_fn(params, model_state, hparams, x[idx], y[idx])
             updates, new_opt = opt.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
             finite = jnp.isfinite(loss) & _all_finite(new_params)
             apply = ok & finite
             params = otu.tree_where(apply, new_params, params)
             opt_state = otu.tree_where(apply, new_opt, opt_state)
+            model_state = otu.tree_where(apply, new_model, model_state)
             loss_sum = loss_sum + jnp.where(apply, loss, 0.0)
-            return (params, opt_state, apply, loss_sum, steps_done + apply), None
+            return (params, opt_state, model_state, apply, loss_sum, steps_done + apply), None
 
         def epoch(state: TrainState, i):
             e = state.epoch  # 0-based index of the epoch about to run
@@ -204,11 +245,18 @@ class Trainer:
             lr = optimizers.learning_rate_at(state.opt_state, factor)
             idx = batch_indices(jax.random.fold_in(order, e_order), x.shape[0], self.batch_size)
             zero = jnp.zeros((), jnp.float32)
-            init = (state.params, state.opt_state, active, zero, jnp.zeros((), jnp.int32))
-            (params, opt_state, ok, loss_sum, done), _ = jax.lax.scan(step, init, idx)
+            init = (
+                state.params,
+                state.opt_state,
+                state.model_state,
+                active,
+                zero,
+                jnp.zeros((), jnp.int32),
+            )
+            (params, opt_state, model_state, ok, loss_sum, done), _ = jax.lax.scan(step, init, idx)
             diverged = active & ~ok
             completed = active & ok
-            val_loss, val_metric = self._evaluate(params, hparams)
+            val_loss, val_metric = self._evaluate(params, model_state, hparams)
             record = History(
                 train_loss=jnp.where(completed, loss_sum / jnp.maximum(done, 1), nan),
                 val_loss=jnp.where(completed, val_loss, nan),
@@ -220,7 +268,9 @@ class Trainer:
             # An inactive epoch advances the program's epoch index (so the data order of
             # a resumed run stays aligned) and changes nothing else: the scan above
             # applied no update when ``active`` was false.
-            new_state = TrainState(params, opt_state, e + 1, state.key, record.diverged_epoch)
+            new_state = TrainState(
+                params, opt_state, e + 1, state.key, record.diverged_epoch, model_state
+            )
             return new_state, record
 
         state, hist = jax.lax.scan(epoch, state, jnp.arange(num_epochs, dtype=jnp.int32))
@@ -241,123 +291,3 @@ class Trainer:
         keys = jax.random.split(key, self.seeds_per_trial)
         seeds = jnp.arange(self.seeds_per_trial)
         return jax.vmap(self.train_one, in_axes=(None, 0, 0))(hparams, keys, seeds)
-
-
-def make_train(
-    data: Dataset,
-    model: Model | None = None,
-    *,
-    optimizer: str = "momentum",
-    batch_size: int = 64,
-    max_epochs: int = 10,
-    loss_fn: LossFn | None = None,
-    metric_fn: LossFn | None = None,
-    metric_name: str | None = None,
-    maximize: bool | None = None,
-    arch_keys: Sequence[str] | None = None,
-    decay_systems: Sequence[str] = optimizers.DECAY_SYSTEMS,
-    piecewise_boundaries: Sequence[int] | None = None,
-    piecewise_scales: Sequence[float] | None = None,
-    seeds_per_trial: int = 1,
-    data_order: str = "shared",
-    order_seed: int = 0,
-) -> Trainer:
-    """Build a pure trainer for one static configuration.
-
-    Args:
-        data: a :class:`jaxtune.datasets.Dataset` held on device.
-        model: a :class:`jaxtune.models.Model` (a linen module or :func:`as_model` pair).
-            Default: ``MLP(max_hidden=64, max_layers=2)`` with the data's output width.
-        optimizer: the family, one of :data:`jaxtune.optimizers.FAMILIES`.
-        batch_size: mini-batch size, in ``[1, n_train]``.
-        max_epochs: epochs the program runs; each trial's ``epochs`` must not exceed it.
-        loss_fn: ``(outputs, targets) -> (batch,)`` per-example loss. Default: softmax
-            cross-entropy (classification) or squared error (regression).
-        metric_fn: ``(outputs, targets) -> (batch,)`` per-example validation metric.
-            Default: accuracy (classification) or squared error (regression).
-        metric_name: its name in results. Default ``"accuracy"`` or ``"mse"``.
-        maximize: whether a higher metric is better. Default: True for the built-in
-            accuracy, False for squared error; required with a ``metric_fn`` of your own
-            (nothing is inferred from its name).
-        arch_keys: hyperparameters passed to the model as keyword arguments. Default
-            ``("hidden", "layers")`` for :class:`jaxtune.models.MLP`, none otherwise.
-        decay_systems: the systems a trial's ``decay_system`` index refers to.
-        piecewise_boundaries: epochs of the ``"piecewise"`` system. Default: half and
-            three quarters of ``max_epochs``.
-        piecewise_scales: its factors. Default ``(0.1, 0.1)``.
-        seeds_per_trial: seeds trained per trial (batched too).
-        data_order: ``"shared"`` (default): every trial sees the same mini-batches in
-            the same order (one order per seed index, from ``order_seed``), so under
-            vmap the batch is gathered once for all trials and the first layer becomes
-            one large matmul; it also pairs the comparison between hyperparameters
-            (common random numbers). ``"per_trial"``: each trial's order comes from its
-            own key. Initial parameters come from the trial's key either way.
-        order_seed: seed of the shared order (a sweep passes its own seed).
-
-    Returns:
-        A :class:`Trainer`: ``trainer(hparams, key) -> History``.
-
-    Example:
-        >>> import jax, jaxtune
-        >>> data = jaxtune.datasets.synthetic(n=256, seed=0)
-        >>> trainer = make_train(data, batch_size=32, max_epochs=3)
-        >>> hist = trainer({"learning_rate": 0.1, "hidden": 16, "layers": 1}, jax.random.key(0))
-        >>> hist.val_loss.shape, bool(hist.val_loss[-1] < hist.val_loss[0])
-        ((3,), True)
-    """
-    classification = data.task == "classification"
-    if model is None:
-        model = MLP(max_hidden=64, max_layers=2, n_out=data.n_out)
-    if not (hasattr(model, "init") and hasattr(model, "apply")):
-        raise TypeError(f"model must have init and apply (a jaxtune.models.Model), got {model!r}")
-    if optimizer not in optimizers.FAMILIES:
-        raise ValueError(
-            f"optimizer must be one of {sorted(optimizers.FAMILIES)}, got {optimizer!r}"
-        )
-    n_train = data.x_train.shape[0]
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= n_train:
-        raise ValueError(f"batch_size must be an integer in [1, {n_train}], got {batch_size!r}")
-    if not isinstance(max_epochs, int) or max_epochs < 1:
-        raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
-    if not isinstance(seeds_per_trial, int) or seeds_per_trial < 1:
-        raise ValueError(f"seeds_per_trial must be an integer >= 1, got {seeds_per_trial!r}")
-    decay_systems = tuple(decay_systems)
-    unknown = sorted(set(decay_systems) - set(optimizers.DECAY_SYSTEMS))
-    if unknown or not decay_systems:
-        raise ValueError(
-            f"decay_systems must be among {list(optimizers.DECAY_SYSTEMS)}, got {unknown or []}"
-        )
-    if piecewise_boundaries is None:
-        piecewise_boundaries = (max(max_epochs // 2, 1), max(3 * max_epochs // 4, 1))
-    if piecewise_scales is None:
-        piecewise_scales = (0.1,) * len(piecewise_boundaries)
-    if data_order not in ("shared", "per_trial"):
-        raise ValueError(f"data_order must be 'shared' or 'per_trial', got {data_order!r}")
-    if not isinstance(order_seed, int) or isinstance(order_seed, bool) or order_seed < 0:
-        raise ValueError(f"order_seed must be an integer >= 0, got {order_seed!r}")
-    if metric_fn is not None and maximize is None:
-        raise ValueError(
-            "maximize: say whether a higher metric_fn is better (maximize=True or False)"
-        )
-    if maximize is None:
-        maximize = classification
-    if arch_keys is None:
-        arch_keys = ARCH_KEYS if isinstance(model, MLP) else ()
-    return Trainer(
-        data=data,
-        model=model,
-        optimizer=optimizer,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        loss_fn=loss_fn or (cross_entropy if classification else squared_error),
-        metric_fn=metric_fn or (accuracy if classification else squared_error),
-        metric_name=metric_name or ("accuracy" if classification else "mse"),
-        maximize=bool(maximize),
-        arch_keys=tuple(arch_keys),
-        decay=optimizers.Decay(
-            decay_systems, tuple(piecewise_boundaries), tuple(piecewise_scales)
-        ),
-        seeds_per_trial=seeds_per_trial,
-        data_order=data_order,
-        order_seed=order_seed,
-    )

@@ -237,3 +237,30 @@ def test_epoch_batches_gathers_the_indexed_rows():
     idx = batch_indices(key, 10, 4)
     np.testing.assert_array_equal(yb, idx)
     np.testing.assert_array_equal(xb, x[idx])
+
+
+def test_transform_prepares_new_inputs_like_the_training_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.normal([5.0, -3.0, 0.0], [2.0, 0.5, 1.0], size=(100, 3))
+    x[:, 2] = 7.0  # constant: centered only
+    y = np.arange(100) % 2
+    ds = from_arrays(x, y, seed=1)
+    train, val = train_val_split(y, 0.2, seed=1, stratify=True)
+    np.testing.assert_allclose(ds.transform(x[val]), ds.x_val, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ds.transform(x[train][0]), ds.x_train[0], rtol=1e-6, atol=1e-6)
+    fresh = rng.normal(size=(4, 3))
+    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+    expected = (fresh - mean) / np.where(std > 0, std, 1.0)
+    np.testing.assert_allclose(ds.transform(fresh), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(n, \*\(3,\)\)"):
+        ds.transform(np.ones((4, 2)))
+    raw = from_arrays(x, y, seed=1, standardize=False)
+    assert raw.standardization is None
+    np.testing.assert_allclose(raw.transform(fresh), fresh, rtol=1e-6)
+    images = digits(flatten=False)  # the statistics keep the input shape
+    assert images.standardization.mean.shape == (8, 8, 1)
+    from sklearn.datasets import load_digits
+
+    raw_images = load_digits().images[..., None]
+    t, _ = train_val_split(load_digits().target, 0.2, seed=0, stratify=True)
+    np.testing.assert_allclose(images.transform(raw_images[t[:5]]), images.x_train[:5], atol=1e-5)

@@ -114,6 +114,6 @@ def test_learning_rate_at_follows_manual_change() -> None:
 
 def test_unknown_family_and_system() -> None:
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        O.make_optimizer("lbfgs", {}, STEPS)
+        O.make_optimizer("nosuch", {}, STEPS)  # lbfgs etc. are optax names now
     with pytest.raises(ValueError, match="decay systems must be among"):
         O.decay_factor({}, STEPS, systems=("cosine",))

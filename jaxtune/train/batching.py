@@ -1,12 +1,12 @@
-"""Mini-batches of one epoch: a fresh permutation, the remainder dropped.
+"""Mini-batches drawn inside ``jit``: one epoch's indices from a key, and the batches.
 
-Re-exported by :mod:`jaxtune.train.datasets`, where they have always been public.
+Pure functions of a PRNG key with static sizes, so a whole epoch of mini-batching can
+live inside a compiled ``lax.scan`` and be vmapped over trials' keys.
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp  # noqa: F401 (examples)
 
 __all__ = ["batch_indices", "epoch_batches"]
 
@@ -54,6 +54,7 @@ def epoch_batches(
         ``(steps, batch_size, ...)``, with ``steps = n // batch_size``.
 
     Examples:
+        >>> import jax.numpy as jnp
         >>> xb, yb = epoch_batches(jax.random.key(0), jnp.ones((10, 4)), jnp.zeros(10), 4)
         >>> xb.shape, yb.shape
         ((2, 4, 4), (2, 4))

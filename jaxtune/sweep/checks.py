@@ -1,0 +1,122 @@
+"""Checks of a search space against the built-in task, and the default sweep's space.
+
+:func:`check_space` is what :meth:`jaxtune.Task.prepare` runs before anything is written
+to disk: every name of the space must mean something to the task, and every value a
+dimension can take must be allowed (:mod:`jaxtune.hyperparams`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from jaxtune import hyperparams
+from jaxtune.space import (
+    Choice,
+    Dimension,
+    Fixed,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    Space,
+)
+from jaxtune.train.optax_any import DECAY_HYPERPARAMS
+
+if TYPE_CHECKING:
+    from jaxtune.sweep.task import Task
+
+__all__ = ["bounds", "check_space", "default_space"]
+
+
+def bounds(dim: Dimension) -> tuple[float, float]:
+    """Smallest and largest numeric value of a dimension without labels.
+
+    Example:
+        >>> bounds(Choice([32, 64])), bounds(LogUniform(1e-3, 1.0))
+        ((32.0, 64.0), (0.001, 1.0))
+    """
+    if isinstance(dim, Fixed):
+        return float(dim.value), float(dim.value)
+    if isinstance(dim, Choice):
+        return float(min(dim.values)), float(max(dim.values))
+    return float(dim.low), float(dim.high)
+
+
+def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
+    """Validate a space for the built-in task; raise ``ValueError`` naming the dimension.
+
+    Every name must be a row of :data:`jaxtune.hyperparams.TABLE`, and every value the
+    dimension can take must lie in that row's range (labels among its values). With an
+    optax optimizer or factory (``task.optimizer`` not a family, and no ``optimizer``
+    dimension), optimizer names must be the factory's numeric arguments; one that is not
+    in the table is only checked to take finite numbers.
+
+    Args:
+        space: the search space.
+        task: the task it is for.
+        n_train: training-set size, to bound ``batch_size``.
+    """
+    spec = None if "optimizer" in space else task.optimizer_spec()
+    takes = set(spec.arguments) if spec else set()
+    trainer_names = {*DECAY_HYPERPARAMS, *hyperparams.MASKED, *hyperparams.STATIC}
+    for name in space.names:
+        dim = space[name]
+        if spec is not None and name not in trainer_names and name not in takes:
+            raise ValueError(
+                f"space.{name}: optimizer {spec.name!r} takes no argument {name!r}; "
+                f"it takes {list(spec.hyperparams)}"
+            )
+        if name not in hyperparams.TABLE and name in takes:
+            _check_finite(name, dim)
+            continue
+        if name not in hyperparams.TABLE:
+            raise ValueError(
+                f"space: unknown hyperparameter {name!r}; known: {sorted(hyperparams.TABLE)}"
+            )
+        row = hyperparams.TABLE[name]
+        if dim.labels is not None:
+            bad = [v for v in dim.labels if v not in (row.values or ())]
+            if bad:
+                raise ValueError(f"space.{name}: {bad} not allowed; {row.range_text()}")
+            continue
+        if row.kind == "static" and row.values is not None:
+            raise ValueError(f"space.{name}: values must be labels, {row.range_text()}")
+        low, high = bounds(dim)
+        hyperparams.check_bounds(name, low, high)
+        if name == "batch_size" and n_train is not None and high > n_train:
+            raise ValueError(
+                f"space.batch_size: values must lie in [1, {n_train}] (the training set), "
+                f"got [{low:g}, {high:g}]"
+            )
+        if row.integer and not isinstance(dim, IntUniform | Choice | Fixed):
+            raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
+    if task.model != "mlp" and ({"hidden", "layers"} & set(space.names)):
+        raise ValueError("space: hidden and layers apply to task.model='mlp' only")
+
+
+def _check_finite(name: str, dim: Dimension) -> None:
+    """A numeric argument of a user's optimizer: numbers, finite; no other range known."""
+    if dim.labels is not None:
+        raise ValueError(f"space.{name}: an optimizer argument takes numbers, not labels")
+    low, high = bounds(dim)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"space.{name}: values must be finite, got [{low:g}, {high:g}]")
+
+
+def default_space() -> Space:
+    """The default sweep's space: every kind of hyperparameter of the design note.
+
+    Traced: learning rate (log-uniform), momentum (log-uniform on 1-beta), the decay
+    system and its inverse-time rate; masked: hidden units, layers, epochs; static: the
+    mini-batch size.
+    """
+    return Space(
+        learning_rate=LogUniform(1e-3, 1.0),
+        momentum=OneMinusLogUniform(0.5, 0.99),
+        hidden=IntUniform(16, 64),
+        layers=IntUniform(1, 2),
+        epochs=IntUniform(4, 12),
+        decay_system=Choice(["none", "inverse_time", "exponential", "sqrt_epoch"]),
+        decay_rate=LogUniform(0.01, 1.0),
+        batch_size=Choice([32, 64]),
+    )
