@@ -45,6 +45,7 @@ from jaxtune.space import (
 )
 from jaxtune.sweep import Sweep, Task, task
 from jaxtune.train import History, datasets, make_train, models, optimizers
+from jaxtune.train.lr_find import LRFind, lr_find
 
 # The flat module paths of jaxtune 0.1 stay importable: ``from jaxtune.datasets import
 # digits`` finds the module that now lives in its layer's package.
@@ -61,6 +62,7 @@ __all__ = [
     "Fixed",
     "History",
     "IntUniform",
+    "LRFind",
     "LogUniform",
     "OneMinusLogUniform",
     "Results",
@@ -76,6 +78,7 @@ __all__ = [
     "exponential_decay",
     "inverse_time_decay",
     "load",
+    "lr_find",
     "make_train",
     "models",
     "optimizers",
