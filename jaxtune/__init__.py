@@ -44,6 +44,7 @@ from jaxtune.space import (
     Uniform,
 )
 from jaxtune.sweep import Sweep, Task, task
+from jaxtune.sweep.optuna_rounds import OptunaRounds
 from jaxtune.train import History, datasets, make_train, models, optimizers
 from jaxtune.train.lr_find import LRFind, lr_find
 
@@ -65,6 +66,7 @@ __all__ = [
     "LRFind",
     "LogUniform",
     "OneMinusLogUniform",
+    "OptunaRounds",
     "Results",
     "Space",
     "Sweep",
