@@ -204,3 +204,60 @@ def test_digits_suggestion_is_within_3x_of_the_best_constant_rate_of_a_sweep():
     val_loss = np.asarray(jax.jit(run)(lrs).val_loss[:, -1])
     best = float(lrs[np.nanargmin(val_loss)])
     assert best / 3 <= suggested <= best * 3, (suggested, best)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _toml(tmp_path, body: str) -> str:
+    path = tmp_path / "lr.toml"
+    path.write_text(body)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_command_line_prints_suggestions_and_writes_the_plot(tmp_path, tiny_npz, capsys):
+    from jaxtune.cli import main
+
+    config = _toml(tmp_path, f'seed = 1\n[task]\ndataset = "{tiny_npz}"\nhidden = 8\nlayers = 1\n')
+    out = tmp_path / "out"
+    argv = ["lr-find", config, "--out", str(out), "--steps", "20", "--seeds", "2"]
+    assert main([*argv, "--min-lr", "1e-3", "--max-lr", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("seed=0: valley ") and lines[1].startswith("seed=1: valley ")
+    assert lines[2].startswith('learning_rate = { type = "log_uniform", low = ')
+    assert lines[3] == str(out / "lr_find.png") and (out / "lr_find.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--steps", "1"], "--steps"),
+        (["--min-lr", "0"], "--min-lr"),
+        (["--max-lr", "x"], "--max-lr"),
+        (["--min-lr", "1", "--max-lr", "0.5"], "--min-lr"),
+        (["{dir}/nosuch.toml"], "nosuch.toml"),
+        (["{task}unknown = 1\n"], "unknown"),
+        (["{task}dataset = 'missing.npz'\n"], "missing.npz"),
+        (["{task}model = 'cnn'\n"], "image data"),
+        (["--out", "{file}"], "--out"),
+    ],
+)
+def test_command_line_bad_input_exits_2_with_one_line(tmp_path, tiny_npz, capsys, argv, named):
+    from jaxtune.cli import main
+
+    (tmp_path / "a_file").write_text("x")
+    fill = {"dir": str(tmp_path), "file": str(tmp_path / "a_file")}
+    args = []
+    for a in argv:
+        if a.startswith("{task}"):
+            body = a.removeprefix("{task}")
+            data = "" if "dataset" in body else f'dataset = "{tiny_npz}"\n'
+            a = _toml(tmp_path, f"[task]\n{data}{body}")
+        args.append(a.format(**fill))
+    try:
+        status = main(["lr-find", *args])
+    except SystemExit as e:  # argparse's own errors
+        status = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and named in err[0], err
