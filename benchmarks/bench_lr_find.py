@@ -13,7 +13,8 @@ call (compile and run) is reported too: that is what a user waits for once.
 
 Part 2, :class:`jaxtune.OptunaRounds`: seconds Optuna spends proposing one round of 64
 trials, for each sampler, in rounds 1-4 (history 0, 64, 128, 192 trials), on a numpy
-objective. ``gp`` needs PyTorch and is skipped without it.
+objective, with the study in memory and in a journal file (every write fsynced).
+``gp`` needs PyTorch and is skipped without it.
 
 Prints tables and writes ``benchmarks/results/lr_find-<time>.json`` with the CPU model,
 core count and load average: compare ratios, not absolute times, across machines.
@@ -27,6 +28,7 @@ import json
 import os
 import random
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,9 +82,11 @@ def bench_optuna(samplers: list[str], rounds: int = 4, n: int = 64) -> dict:
         momentum=jaxtune.OneMinusLogUniform(0.5, 0.999),
         hidden=jaxtune.IntUniform(8, 128),
     )
-    out = {}
-    for sampler in samplers:
-        study = jaxtune.OptunaRounds(space, sampler, seed=0)
+    out, folder = {}, tempfile.TemporaryDirectory()
+    for sampler in [*samplers, *(f"{s} (journal file)" for s in samplers if s != "random")]:
+        name, file = sampler.split()[0], f"{folder.name}/{sampler.split()[0]}.jsonl"
+        path = file if "journal" in sampler else None
+        study = jaxtune.OptunaRounds(space, name, seed=0, storage_path=path)
         tell = []
         for _ in range(rounds):
             numbers, samples = study.ask(n)
@@ -90,6 +94,7 @@ def bench_optuna(samplers: list[str], rounds: int = 4, n: int = 64) -> dict:
             study.tell(numbers, _bowl(samples))
             tell.append(time.perf_counter() - start)
         out[sampler] = {"ask_s": study.ask_seconds, "tell_s": tell, "best": study.best_value}
+    folder.cleanup()
     return out
 
 
@@ -124,7 +129,7 @@ def main() -> None:
     for sampler, r in report["optuna"].items():
         asks = " ".join(f"{s:6.3f}" for s in r["ask_s"])
         tells = " ".join(f"{s:6.3f}" for s in r["tell_s"])
-        print(f"{sampler:7} ask {asks}   tell {tells}")
+        print(f"{sampler:20} ask {asks}   tell {tells}")
     report["load_average_end"] = os.getloadavg()
     print(f"\nCPU {report['cpu']}, {report['cores']} cores, load {report['load_average_end']}")
     os.makedirs(args.out, exist_ok=True)

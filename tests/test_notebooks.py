@@ -26,6 +26,7 @@ EXPECTED = {
     "03_caviar_sweep": ["256 trials", "ratio batched / one at a time:"],
     "04_importance": ["fANOVA mean", "learning_rate"],
     "05_coarse_to_fine": ["round 2: 64 trials", "best overall: trial"],
+    "09_where_to_look": ["momentum=0.9: valley", "after 256 trials"],
 }
 
 

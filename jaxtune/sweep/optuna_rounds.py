@@ -67,7 +67,11 @@ SAMPLERS = ("tpe", "cmaes", "gp", "random")
 
 def _optuna() -> Any:
     try:
-        import optuna
+        with warnings.catch_warnings():
+            # optuna imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets
+            # ("IProgress not found"); OptunaRounds shows no optuna progress bar at all.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import optuna
     except ImportError as error:
         raise ImportError('OptunaRounds needs Optuna: pip install "jaxtune[samplers]"') from error
     return optuna

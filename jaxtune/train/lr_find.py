@@ -137,7 +137,10 @@ class LRFind:
         """A suggested learning rate per lane, ``(L,)``; NaN where too few points remain.
 
         As in fastai, the first ``skip_start`` steps (default a tenth of them) and the
-        last ``skip_end`` recorded ones are left out before looking for the point.
+        last ``skip_end`` recorded ones are left out before looking for the point. Unlike
+        fastai's ``steep``, ``"steepest"`` looks only at the descent that leads to the
+        lowest smoothed loss: a lane that never reaches 4x its best (Adam often) may
+        dip again after the blow-up, and that dip is no suggestion.
 
         Args:
             method: ``"steepest"`` (the default here) or ``"valley"`` (fastai's default
@@ -157,8 +160,10 @@ class LRFind:
             lrs, loss = self.learning_rates[first:last], self.smoothed[lane, first:last]
             if len(loss) < 3 or not np.all(np.isfinite(loss)):
                 continue
-            i = steepest(lrs, loss) if method == "steepest" else valley(loss)
-            out[lane] = lrs[i]
+            if method == "valley":
+                out[lane] = lrs[valley(loss)]
+            elif (lowest := int(np.argmin(loss))) >= 1:  # the descent to the lowest loss
+                out[lane] = lrs[steepest(lrs[: lowest + 1], loss[: lowest + 1])]
         return out
 
     def space(self, lane: int = 0, factor: float = 10.0, method: str = "steepest") -> LogUniform:
@@ -176,17 +181,13 @@ class LRFind:
     def summary(self) -> str:
         """One line per lane: its values, both suggestions, where it stopped."""
         valleys, steeps = self.suggestion("valley"), self.suggestion("steepest")
-        lines = []
+        lines, lrs = [], self.learning_rates
         for lane in range(self.num_lanes):
             stop = int(self.stopped_at[lane])
-            where = (
-                f"stopped at step {stop} (lr {self.learning_rates[stop]:.3g})"
-                if stop < len(self.learning_rates)
-                else "never stopped"
-            )
+            where = f"stopped at step {stop} (lr {lrs[stop]:.3g})" if stop < len(lrs) else ""
             lines.append(
                 f"{self.lane_label(lane)}: valley {valleys[lane]:.3g}, "
-                f"steepest {steeps[lane]:.3g}, {where}"
+                f"steepest {steeps[lane]:.3g}, {where or 'never stopped'}"
             )
         return "\n".join(lines)
 
@@ -275,10 +276,8 @@ def _trainer_of(task_or_trainer: Any, names: set[str], lane_hp: Mapping[str, np.
             dims[name] = Choice(sorted({int(v) for v in np.ravel(lane_hp[name])}))
     space = Space(**dims)
     task.prepare(space, 0)
-    for name in names:
-        if name in hyperparams.TABLE:
-            for v in np.ravel(lane_hp[name]).tolist():
-                hyperparams.check_value(name, v, where="lr_find: ")
+    for name, v in ((k, v) for k in names if k in hyperparams.TABLE for v in lane_hp[k].tolist()):
+        hyperparams.check_value(name, v, where="lr_find: ")
     return task.trainer(space, task.group_of(space, {}))
 
 
