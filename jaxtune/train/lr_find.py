@@ -260,14 +260,11 @@ _program = jax.jit(_scan_lanes, static_argnums=0)
 def _trainer_of(task_or_trainer: Any, names: set[str], lane_hp: Mapping[str, np.ndarray]):
     if isinstance(task_or_trainer, Trainer):
         return task_or_trainer
-    from jaxtune.sweep.task import Task
-
-    if not isinstance(task_or_trainer, Task):
+    task = task_or_trainer  # a jaxtune.Task, asked as a sweep asks it (no import of sweep)
+    if not all(callable(getattr(task, m, None)) for m in ("prepare", "trainer", "group_of")):
         raise TypeError(
-            "lr_find needs a jaxtune.Task or a Trainer from jaxtune.make_train, "
-            f"got {task_or_trainer!r}"
+            f"lr_find needs a jaxtune.Task or a Trainer from jaxtune.make_train, got {task!r}"
         )
-    task = task_or_trainer
     # Only sizes shape the program: traced values stay out of the space, so other values
     # reuse the cached trainer and its compiled program.
     dims: dict[str, Any] = {"learning_rate": Fixed(hyperparams.TABLE["learning_rate"].default)}
@@ -278,7 +275,10 @@ def _trainer_of(task_or_trainer: Any, names: set[str], lane_hp: Mapping[str, np.
     task.prepare(space, 0)
     for name, v in ((k, v) for k in names if k in hyperparams.TABLE for v in lane_hp[k].tolist()):
         hyperparams.check_value(name, v, where="lr_find: ")
-    return task.trainer(space, task.group_of(space, {}))
+    trainer = task.trainer(space, task.group_of(space, {}))
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"lr_find needs the built-in trainer; the task gives {trainer!r}")
+    return trainer
 
 
 def _typed(name: str, values: Any) -> np.ndarray:
