@@ -44,7 +44,9 @@ from jaxtune.space import (
     Uniform,
 )
 from jaxtune.sweep import Hyperband, SuccessiveHalving, Sweep, Task, task
+from jaxtune.sweep.optuna_rounds import OptunaRounds
 from jaxtune.train import History, datasets, make_train, models, optimizers
+from jaxtune.train.lr_find import LRFind, lr_find
 
 # The flat module paths of jaxtune 0.1 stay importable: ``from jaxtune.datasets import
 # digits`` finds the module that now lives in its layer's package.
@@ -62,8 +64,10 @@ __all__ = [
     "History",
     "Hyperband",
     "IntUniform",
+    "LRFind",
     "LogUniform",
     "OneMinusLogUniform",
+    "OptunaRounds",
     "Results",
     "Space",
     "SuccessiveHalving",
@@ -78,6 +82,7 @@ __all__ = [
     "exponential_decay",
     "inverse_time_decay",
     "load",
+    "lr_find",
     "make_train",
     "models",
     "optimizers",

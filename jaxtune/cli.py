@@ -8,6 +8,7 @@
     jaxtune resume runs/NAME
     jaxtune zoom runs/NAME [--top-k K] [--trials N]
     jaxtune plot runs/NAME [--out DIR]
+    jaxtune lr-find [CONFIG.toml] [--out DIR] [--steps N] [--min-lr A] [--max-lr B]
 
 Bad input (an unknown key, a bad range, a wrong type, a missing file, an unknown dataset,
 the store of another sweep, a store in use) exits with status 2 and one line naming the
@@ -17,6 +18,7 @@ key or file. See ``examples/sweep.toml`` for a config file.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sqlite3
@@ -112,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument(
                 "--out", type=_nonempty, help="folder for the PNGs (default <store>/plots)"
             )
+    _lr_find_parser(sub)
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -234,12 +237,16 @@ def _setup(args: argparse.Namespace) -> Any:
 
     if args.command in ("show", "plot"):
         return results_mod.load(args.store)
+    if args.command == "lr-find":
+        return None  # _lr_find_command reads its input
     if args.command == "sweep":
         return _sweep_from_args(args)
     return _sweep_from_store(args.store, args.quiet)
 
 
 def _run(args: argparse.Namespace, target: Any) -> int:
+    if args.command == "lr-find":
+        return _lr_find_command(args)
     if args.command == "show":
         print(target.summary(args.top))
         return 0
@@ -259,6 +266,65 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
     print(res.summary(10))
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _lr_find_parser(sub: Any) -> None:
+    c = sub.add_parser("lr-find", help="learning-rate range test of a config's task")
+    c.add_argument("config", nargs="?", help="a TOML config file; its [task] is used")
+    c.add_argument("--out", type=_nonempty, help="folder of the PNG (default runs/lr_find)")
+    c.add_argument("--steps", type=_count(2), default=100, help="mini-batches (default 100)")
+    c.add_argument("--min-lr", type=_positive, default=1e-7, help="first rate (default 1e-7)")
+    c.add_argument("--max-lr", type=_positive, default=10.0, help="last rate (default 10)")
+    c.add_argument("--seeds", type=_count(1), default=1, help="lanes, one per init seed")
+
+
+def _lr_find_command(args: argparse.Namespace) -> int:
+    """``jaxtune lr-find``: the range test of the config's task (its default optimizer and
+    mini-batch size); prints the suggestions per lane and writes ``<out>/lr_find.png``."""
+    import jax
+
+    from jaxtune.sweep import Task
+    from jaxtune.train.lr_find import lr_find
+
+    config = _read_config(args.config) if args.config else {}
+    where = args.config or "arguments"
+    task_dict = config.get("task", {})
+    if not isinstance(task_dict, dict):
+        raise UsageError(f"{where}: 'task' must be a table")
+    seed = _typed(config, "seed", int, where) or 0
+    out = args.out or os.path.join("runs", "lr_find")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if args.min_lr >= args.max_lr:
+        raise UsageError(f"--min-lr {args.min_lr:g} must be below --max-lr {args.max_lr:g}")
+    try:
+        task = Task.from_dict(dict(task_dict))
+        task.data()  # a bad data file is bad input too
+    except (TypeError, FileNotFoundError, OSError) as e:
+        raise UsageError(f"{where}: {e}") from None
+    lanes = {"seeds": args.seeds} if args.seeds > 1 else None
+    key = jax.random.key(seed)
+    found = lr_find(task, args.min_lr, args.max_lr, args.steps, lanes=lanes, key=key)
+    print(found.summary())
+    if math.isfinite(found.suggestion()[0]):
+        dim = found.space(0)  # a [space] line to paste into a sweep's config
+        bounds = f"low = {dim.low:.3g}, high = {dim.high:.3g}"
+        print(f'learning_rate = {{ type = "log_uniform", {bounds} }}')
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "lr_find.png")
+    found.plot(path)
+    print(path)
     return 0
 
 
