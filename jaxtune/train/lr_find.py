@@ -51,7 +51,7 @@ from jaxtune import hyperparams
 from jaxtune.schedules import constant_schedule, set_hyperparams
 from jaxtune.space import Choice, Fixed, LogUniform, Space
 from jaxtune.train import optimizers
-from jaxtune.train.batches import batch_indices
+from jaxtune.train.batching import batch_indices
 from jaxtune.train.trainer import Trainer
 
 __all__ = ["METHODS", "LRFind", "lr_find", "steepest", "valley"]
