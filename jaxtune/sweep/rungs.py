@@ -136,8 +136,8 @@ class RungRound:
                 "run(state, hparams, epochs), like jaxtune.make_train's; a plain "
                 "train(hparams, key) function trains straight through"
             )
-        top = self.brackets[0][-1].epochs
-        if getattr(trainer, "max_epochs", top) < max(r[-1].epochs for r in self.brackets):
+        top = max(r[-1].epochs for r in self.brackets)
+        if getattr(trainer, "max_epochs", top) < top:
             # Lanes stay active (unmasked) up to the last rung's epochs.
             trainer = dataclasses.replace(trainer, max_epochs=top)
         return trainer
