@@ -17,7 +17,12 @@ from jaxtune.parallel.calibration_cache import (
     enable_calibration_cache,
 )
 from jaxtune.parallel.checks import check_chunk_size
-from jaxtune.parallel.engine import clear_cache, enable_compilation_cache, run
+from jaxtune.parallel.engine import (
+    choose_chunk_size,
+    clear_cache,
+    enable_compilation_cache,
+    run,
+)
 from jaxtune.parallel.job import Chunk
 from jaxtune.parallel.programs import TRIALS, cached_programs
 
@@ -29,6 +34,7 @@ __all__ = [
     "cached_programs",
     "calibration_cache_dir",
     "check_chunk_size",
+    "choose_chunk_size",
     "clear_cache",
     "default_calibration_cache_dir",
     "disable_calibration_cache",

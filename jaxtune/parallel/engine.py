@@ -173,17 +173,7 @@ def run(
 
     auto = isinstance(chunk_size, str)  # "auto", checked above
     if auto and bucket > 1:
-        budget = max_memory if max_memory is not None else calibrate.default_max_memory(placement)
-        calibration = calibrate.lookup(sig, bucket)
-        if calibration is None:
-            on_disk = calibration_cache.entry(fn, sig, bucket)
-            calibration = calibration_cache.load(on_disk, placement)
-            if calibration is None:
-                calibration = calibrate.calibrate(
-                    job, lambda k: programs.get_program(fn, sig, k), bucket, budget
-                )
-                calibration_cache.save(on_disk, calibration)
-            calibrate.store(sig, bucket, calibration)
+        calibration, budget = _calibration(fn, sig, job, bucket, placement, max_memory)
         lanes = calibration.best(max(job.remaining, 1), d, budget)
     elif chunk_size is None or auto:
         lanes = bucket
@@ -203,6 +193,71 @@ def run(
             )
         job.run_rest(program)
     return job.result()
+
+
+def _calibration(
+    fn: Callable[..., Any], sig: Any, job: Job, bucket: int, placement: Any, max_memory: Any
+) -> tuple[Calibration, int | None]:
+    """The measurements for ``sig`` at ``bucket``: in memory, on disk, or taken now."""
+    budget = max_memory if max_memory is not None else calibrate.default_max_memory(placement)
+    calibration = calibrate.lookup(sig, bucket)
+    if calibration is None:
+        on_disk = calibration_cache.entry(fn, sig, bucket)
+        calibration = calibration_cache.load(on_disk, placement)
+        if calibration is None:
+            calibration = calibrate.calibrate(
+                job, lambda k: programs.get_program(fn, sig, k), bucket, budget
+            )
+            calibration_cache.save(on_disk, calibration)
+        calibrate.store(sig, bucket, calibration)
+    return calibration, budget
+
+
+def choose_chunk_size(
+    fn: Callable[[Any, jax.Array], Any],
+    hparams: Any,
+    keys: jax.Array | np.ndarray,
+    *,
+    devices: Devices = None,
+    max_memory: int | None = None,
+) -> int:
+    """The chunk size ``chunk_size="auto"`` would pick for these trials, without a run.
+
+    Calibration (when nothing is cached) runs on the trials' first chunks and throws the
+    outputs away, so a caller that then runs every trial with the returned size computes
+    each one in the same program, whatever ran before: what a sweep needs for resumed and
+    repeated runs to agree bit for bit.
+
+    Args:
+      fn: as for :func:`run`.
+      hparams: as for :func:`run`.
+      keys: as for :func:`run`.
+      devices: as for :func:`run`.
+      max_memory: as for :func:`run`.
+
+    Returns:
+      Trials per device per compiled call, to pass as ``chunk_size``.
+
+    Example:
+
+      >>> import jax, numpy as np
+      >>> from jaxtune import parallel
+      >>> k = parallel.choose_chunk_size(
+      ...     lambda hp, key: hp["x"] ** 2, {"x": np.ones(3, np.float32)}, jax.random.key(0)
+      ... )
+      >>> 1 <= k <= 4
+      True
+    """
+    max_memory = checks.check_max_memory(max_memory)
+    placement = checks.placement_of(devices)
+    trials = checks.trials_of(hparams, keys)
+    bucket = checks.bucket_of(math.ceil(trials.n / placement.n_devices))
+    if bucket == 1:
+        return 1
+    sig = programs.signature(fn, trials, placement)
+    job = Job(trials, placement)
+    calibration, budget = _calibration(fn, sig, job, bucket, placement, max_memory)
+    return calibration.best(trials.n, placement.n_devices, budget)
 
 
 def clear_cache() -> None:

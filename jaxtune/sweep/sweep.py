@@ -304,11 +304,28 @@ class Sweep:
                         objective=self.objective,
                     )
 
-                parallel.run(
-                    fn, hp, keys[np.asarray(idx)], chunk_size=self.chunk_size, on_chunk=on_chunk
-                )
+                group_keys = keys[np.asarray(idx)]
+                chunk = self._chunk_for(store, round_, label, fn, hp, group_keys)
+                parallel.run(fn, hp, group_keys, chunk_size=chunk, on_chunk=on_chunk)
         finally:
             writer.close()
+
+    def _chunk_for(self, store: Store, round_: int, label: str, fn, hp, keys) -> Any:
+        """The group's chunk size: with "auto", decided once and kept in the store.
+
+        Calibration outputs are thrown away and the decision is reused on resume, so
+        every trial of the group runs in the same program: a resumed sweep equals the
+        uninterrupted one bit for bit (and so does a repeated one, where the calibration
+        cache holds the decision).
+        """
+        if self.chunk_size != "auto":
+            return self.chunk_size
+        key = f"{round_}/{label or 'all'}"
+        chosen = store.meta().get("chunk_sizes", {})
+        if key not in chosen:
+            chosen = {**chosen, key: parallel.choose_chunk_size(fn, hp, keys)}
+            store.set_meta(chunk_sizes=chosen)
+        return chosen[key]
 
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
