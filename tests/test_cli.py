@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_process import start_cli
 
 import jaxtune
 from jaxtune.cli import main
@@ -33,17 +32,6 @@ def _config(tmp_path: Path, npz: str, body: str = SPACE, head: str = "") -> str:
         f'trials = 40\nseed = 3\nchunk_size = 4\n{head}\n[task]\ndataset = "{npz}"\n{body}'
     )
     return str(path)
-
-
-def _cli(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "jaxtune.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 def _count(db: Path) -> int:
@@ -94,12 +82,12 @@ def test_sigkill_then_resume_gives_every_trial_once(
 ) -> None:
     out = tmp_path / "run"
     cfg = _config(tmp_path, medium_npz)
-    proc = _cli("sweep", cfg, "--out", str(out), "--quiet", "--no-cache")
+    proc = start_cli("sweep", cfg, "--out", str(out), "--quiet", "--no-cache")
     stored = _kill_when(out, proc, inside_a_chunk)
     assert proc.returncode == -signal.SIGKILL
     assert 8 <= stored < 40, f"kill came too late to test anything: {stored} trials stored"
     assert stored % 4 == 0  # only whole chunks reach the store
-    resume = _cli("resume", str(out), "--quiet", "--no-cache")
+    resume = start_cli("resume", str(out), "--quiet", "--no-cache")
     stdout, stderr = resume.communicate(timeout=300)
     assert resume.returncode == 0, stderr
     assert "rank" in stdout
@@ -117,7 +105,7 @@ def test_a_second_process_on_the_same_store_is_refused(tmp_path, tiny_npz, refer
     out = Path(reference.path)
     before = [(t.trial, t.final) for t in jaxtune.load(out).trials]
     with Store.open(out):  # a live writer holds the lock
-        proc = _cli("resume", str(out), "--quiet", "--no-cache")
+        proc = start_cli("resume", str(out), "--quiet", "--no-cache")
         _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "in use by another process" in stderr and len(stderr.strip().splitlines()) == 1

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from cli_process import start_cli
 
 import jaxtune
 from jaxtune.cli import main
@@ -32,24 +30,13 @@ batch_size = 8
 """
 
 
-def _cli(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "jaxtune.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
 def test_sigkill_inside_a_rung_then_resume(tmp_path, medium_npz):
     cfg = tmp_path / "sh.toml"
     cfg.write_text(CONFIG.format(npz=medium_npz))
     ref = tmp_path / "ref"
     assert main(["sweep", str(cfg), "--out", str(ref), "--quiet", "--no-cache"]) == 0
     out = tmp_path / "run"
-    proc = _cli("sweep", str(cfg), "--out", str(out), "--quiet", "--no-cache")
+    proc = start_cli("sweep", str(cfg), "--out", str(out), "--quiet", "--no-cache")
     deadline = time.monotonic() + 300
     # Kill once rung 1 has begun saving states: rung 0 is done, rung 1 is half done.
     while not list((out / "rungs").glob("r0_b0_k1_*.npz")) if (out / "rungs").is_dir() else True:
@@ -60,7 +47,7 @@ def test_sigkill_inside_a_rung_then_resume(tmp_path, medium_npz):
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     assert len(list((out / "rungs").glob("r0_b0_k1_*.npz"))) < 3  # killed inside rung 1
-    resume = _cli("resume", str(out), "--quiet", "--no-cache")
+    resume = start_cli("resume", str(out), "--quiet", "--no-cache")
     _, stderr = resume.communicate(timeout=300)
     assert resume.returncode == 0, stderr
     got, want = jaxtune.load(out), jaxtune.load(ref)
