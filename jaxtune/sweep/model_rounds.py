@@ -44,6 +44,7 @@ from jaxtune.sweep.task import SweepTask
 __all__ = [
     "MODEL_SAMPLERS",
     "STUDY_FILE",
+    "MissingSamplerError",
     "ModelRounds",
     "check_sampler",
     "is_model_based",
@@ -57,6 +58,10 @@ MODEL_SAMPLERS = ("tpe", "cmaes", "gp")
 
 #: The study's journal file, in the sweep's folder.
 STUDY_FILE = "optuna.jsonl"
+
+
+class MissingSamplerError(ImportError, ValueError):
+    """A sampler's package is not installed (a ValueError too: the command exits 2)."""
 
 
 def _is_optuna_sampler(sampler: Any) -> bool:
@@ -100,7 +105,7 @@ def check_sampler(sampler: Any, batch: Any, scheduler: Any, allowed: tuple[str, 
 
     Raises:
         ValueError: naming ``sampler`` (with the allowed values) or ``batch``.
-        ImportError: Optuna (or cmaes, or PyTorch for "gp") is not installed.
+        MissingSamplerError: Optuna (or cmaes, or PyTorch for "gp") is not installed.
 
     Example:
         >>> check_sampler("tpe", 64, None, ("random",))
@@ -128,8 +133,8 @@ def check_sampler(sampler: Any, batch: Any, scheduler: Any, allowed: tuple[str, 
     needs = {"tpe": "optuna", "cmaes": "cmaes", "gp": "torch"}.get(sampler, "optuna")
     for module in dict.fromkeys(("optuna", needs)):
         if importlib.util.find_spec(module) is None:
-            raise ImportError(
-                f"sampler={sampler!r} needs {module}: pip install "
+            raise MissingSamplerError(
+                f"sampler={sampler_name(sampler)!r} needs {module}: pip install "
                 + ('"jaxtune[samplers]"' if module != "torch" else "torch")
             )
 
@@ -148,6 +153,8 @@ class ModelRounds:
         maximize: its direction.
         quiet: no progress bar.
         chunk_for: ``(store, round, label, fn, hparams, keys) -> chunk size`` of a group.
+        rounds: the :class:`~jaxtune.sweep.optuna_rounds.OptunaRounds` of the study, once
+            :meth:`open` ran.
 
     Example:
         >>> import tempfile, jaxtune
@@ -181,7 +188,13 @@ class ModelRounds:
         """Open the study in the store's folder and bring it level with the store.
 
         Trials in the store the study has not been told are told now; a study that holds
-        told trials the store lacks (or the reverse) is another sweep's: ``ValueError``.
+        told trials the store lacks (or the reverse) is another sweep's.
+
+        Args:
+            store: the sweep's store, open and locked.
+
+        Raises:
+            ValueError: the study disagrees with the store (one line, with what to do).
         """
         from jaxtune.sweep.optuna_rounds import OptunaRounds
 
@@ -229,7 +242,12 @@ class ModelRounds:
         self.rounds.tell([r.trial for r in records], values, failed_mask=failed)
 
     def run(self, store: Store, info: dict[str, Any]) -> None:
-        """Run the unfinished trials of a stored round, ``batch`` proposals at a time."""
+        """Run the unfinished trials of a stored round, ``batch`` proposals at a time.
+
+        Args:
+            store: the sweep's store, open and locked (after :meth:`open`).
+            info: the round, as :meth:`jaxtune.store.Store.rounds` lists it.
+        """
         first, n, round_ = info["first_trial"], info["n_trials"], info["round"]
         todo = n - len(store.finished_trials(round_))
         if todo <= 0:
@@ -241,7 +259,7 @@ class ModelRounds:
         try:
             while todo > 0:
                 k = min(self.batch, todo)
-                told = len(self.rounds.ask_seconds), self._tell_seconds()
+                told = sum(self.rounds.tell_seconds)
                 numbers, samples = self.rounds.ask(k)
                 outside = numbers[(numbers < first) | (numbers >= first + n)]
                 if outside.size:
@@ -254,16 +272,13 @@ class ModelRounds:
                 started = time.perf_counter()
                 self._evaluate(writer, numbers, samples, keys[numbers - first], round_)
                 eval_s = time.perf_counter() - started
-                tell_s = self._tell_seconds() - told[1]
+                tell_s = sum(self.rounds.tell_seconds) - told
                 times.append(self._report(round_, k, ask_s, tell_s, eval_s))
                 todo -= k
         finally:
             writer.close()
             if times:  # diagnostics: one write per round, lost if the process is killed
                 store.set_meta(sampler_times=[*store.meta().get("sampler_times", []), *times])
-
-    def _tell_seconds(self) -> float:
-        return float(sum(getattr(self.rounds, "tell_seconds", [])))
 
     def _evaluate(self, writer: ChunkWriter, numbers, samples, keys, round_: int) -> None:
         decoded = self.space.decode(samples)

@@ -45,7 +45,7 @@ def test_tpe_and_cmaes_in_4_rounds_beat_random_search_with_as_many_trials(tmp_pa
     assert regrets["cmaes"] < regrets["random"], regrets
 
 
-def _agree(path: str, seed: int, n: int) -> None:
+def _agree(path: str, seed: int, n: int, space=SPACE) -> None:
     """Every trial once in the store; the study holds the same trials, told once, with
     the store's values, and each value is the jitted objective of the trial's own
     parameters and key."""
@@ -55,7 +55,7 @@ def _agree(path: str, seed: int, n: int) -> None:
     finally:
         store.close()
     assert [r.trial for r in records] == list(range(n))
-    study = OptunaRounds(SPACE, "tpe", seed=seed, storage_path=os.path.join(path, STUDY_FILE))
+    study = OptunaRounds(space, "tpe", seed=seed, storage_path=os.path.join(path, STUDY_FILE))
     trials = study.study.trials
     assert [t.number for t in trials] == list(range(n))
     assert {t.state.name for t in trials} == {"COMPLETE"}
@@ -72,17 +72,6 @@ def _agree(path: str, seed: int, n: int) -> None:
         )
         again = jitted(hp, jax.random.fold_in(base, t.number))
         np.testing.assert_allclose(float(again["val_loss"]), t.value, rtol=1e-5, atol=1e-6)
-
-
-def test_rounds_are_told_and_timed_and_a_grown_sweep_continues_the_study(tmp_path):
-    results = _sweep(tmp_path, "tpe", 0, n=20, batch=8).run()
-    times = results.meta["sampler_times"]
-    assert [t["trials"] for t in times] == [8, 8, 4]
-    assert all(t["ask_s"] > 0 and t["eval_s"] > 0 and t["tell_s"] > 0 for t in times)
-    assert results.meta["batch"] == 8 and results.meta["sampler"] == "tpe"
-    grown = _sweep(tmp_path, "tpe", 0, n=28, batch=8).run()  # one more round of 8
-    assert len(grown.trials) == 28 and len(grown.meta["sampler_times"]) == 4
-    _agree(str(tmp_path / "tpe_0"), 0, 28)
 
 
 WORKER = """
@@ -141,16 +130,21 @@ class TwoPrograms(FunctionTask):
         return self.__dict__.setdefault(scale, lambda hp, key: objective(hp, key) | {"s": scale})
 
 
-def test_each_round_is_grouped_by_static_values(tmp_path):
+def test_rounds_are_grouped_told_and_timed_and_a_grown_sweep_continues_the_study(tmp_path):
     space = jaxtune.Space(**SPACE, scale=jaxtune.Choice([1, 2]))
     task = TwoPrograms(lambda hp, key: objective(hp, key))
-    store = str(tmp_path / "groups")
-    kw = dict(sampler="tpe", batch=8, store=store, quiet=True, chunk_size=None)
-    results = jaxtune.Sweep(space, task, 16, **kw).run()
+    kw = dict(sampler="tpe", batch=8, store=str(tmp_path / "s"), quiet=True, chunk_size=None)
+    results = jaxtune.Sweep(space, task, 20, **kw).run()
     assert {t.group for t in results.trials} == {"scale=1", "scale=2"}
     for t in results.trials:  # each trial ran in its own group's program
         assert t.final["s"] == t.hparams["scale"] and t.group == f"scale={t.hparams['scale']}"
-    assert [t["trials"] for t in results.meta["sampler_times"]] == [8, 8]
+    times = results.meta["sampler_times"]
+    assert [t["trials"] for t in times] == [8, 8, 4]
+    assert all(t["ask_s"] > 0 and t["eval_s"] > 0 and t["tell_s"] > 0 for t in times)
+    assert results.meta["batch"] == 8 and results.meta["sampler"] == "tpe"
+    grown = jaxtune.Sweep(space, task, 28, **kw).run()  # one more round of 8
+    assert len(grown.trials) == 28 and len(grown.meta["sampler_times"]) == 4
+    _agree(str(tmp_path / "s"), 0, 28, space)
 
 
 class Hours(optuna.samplers.RandomSampler):
@@ -203,4 +197,14 @@ def test_zoom_is_refused_for_a_model_based_sweep(tmp_path):
     sweep = _sweep(tmp_path, "cmaes", 0, n=4, batch=4)
     with pytest.raises(ValueError, match="zoom: sampler='cmaes' refines by itself"):
         sweep.zoom(2)
+    assert not any(tmp_path.iterdir())
+
+
+def test_gp_without_pytorch_says_what_to_install(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("PyTorch is installed")
+    with pytest.raises(ImportError, match=r"sampler='gp' needs torch: pip install torch"):
+        _sweep(tmp_path, "gp", 0)
     assert not any(tmp_path.iterdir())
