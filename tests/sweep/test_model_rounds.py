@@ -97,6 +97,7 @@ jaxtune.Sweep(SPACE, objective, 24, sampler="tpe", batch=8, seed=3, store=store,
 """
 
 
+@pytest.mark.slow
 def test_sigkill_between_rounds_and_mid_round_then_resume_runs_every_trial_once(tmp_path):
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__))))
