@@ -31,7 +31,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jaxtune.cli_sampler import add_sampler_arguments, sampler_for_resume, sampler_options
+from jaxtune.cli_sampler import (
+    add_sampler_arguments,
+    sampler_for_resume,
+    sampler_options,
+    sampler_times_line,
+)
 
 __all__ = ["main"]
 
@@ -272,6 +277,9 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     started = time.perf_counter()
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
     print(res.summary(10))
+    line = sampler_times_line(res.meta)
+    if line:
+        print(line)
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -17,7 +17,13 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SAMPLER_NAMES", "add_sampler_arguments", "sampler_for_resume", "sampler_options"]
+__all__ = [
+    "SAMPLER_NAMES",
+    "add_sampler_arguments",
+    "sampler_for_resume",
+    "sampler_options",
+    "sampler_times_line",
+]
 
 #: Every sampler a config or the command line may name (``jaxtune.sweep``'s ``SAMPLERS``
 #: and ``model_rounds.MODEL_SAMPLERS``; a test keeps them equal).
@@ -124,3 +130,29 @@ def sampler_for_resume(meta: Mapping[str, Any], path: str) -> tuple[str, int]:
             "with the same Sweep(..., sampler=...)"
         )
     return name, int(meta.get("batch", DEFAULT_BATCH))
+
+
+def sampler_times_line(meta: Mapping[str, Any]) -> str | None:
+    """One line on a model-based sweep's rounds: the sampler's time next to evaluation's.
+
+    Args:
+        meta: the store's metadata (``meta["sampler_times"]``, one entry per round).
+
+    Returns:
+        The line, or None for a sweep without a model-based sampler.
+
+    Example:
+        >>> times = [{"ask_s": 0.2, "tell_s": 0.01, "eval_s": 1.5, "trials": 64}] * 2
+        >>> sampler_times_line({"sampler": "tpe", "sampler_times": times})
+        'tpe: 2 rounds (128 trials); per round the sampler took 0.21-0.21 s, evaluation 1.5-1.5 s'
+    """
+    times = meta.get("sampler_times")
+    if not times:
+        return None
+    own = [t["ask_s"] + t["tell_s"] for t in times]
+    ev = [t["eval_s"] for t in times]
+    return (
+        f"{meta.get('sampler')}: {len(times)} rounds ({sum(t['trials'] for t in times)} "
+        f"trials); per round the sampler took {min(own):.2f}-{max(own):.2f} s, evaluation "
+        f"{min(ev):.2g}-{max(ev):.2g} s"
+    )
