@@ -11,6 +11,10 @@ the round's trials survive a power cut too; a tell lost that way is told again f
 sweep's store, whose commits are durable). The file's format is Optuna's own (one JSON object per
 line), so ``JournalFileBackend``, ``optuna-dashboard`` and friends read it as usual.
 Entries read back come from memory: one read of the file when it is opened.
+
+A process killed while Optuna was creating a trial can leave it ``RUNNING`` with only
+some of its parameters; :func:`complete_partial_trials` lets the study's sampler draw the
+missing ones when the file is reopened, so the trial can be evaluated like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["journal_storage"]
+__all__ = ["complete_partial_trials", "journal_storage"]
 
 
 def _backend_class() -> type:
@@ -86,3 +90,43 @@ def journal_storage(path: str) -> tuple[Any, Any]:
 
     backend = _backend_class()(os.fspath(path))
     return JournalStorage(backend), backend
+
+
+def complete_partial_trials(study: Any, storage: Any, distributions: dict[str, Any]) -> list[int]:
+    """Give every ``RUNNING`` trial the parameters it lacks (a kill cut its creation).
+
+    Args:
+        study: the ``optuna.Study``.
+        storage: its storage (as :func:`journal_storage` returned it).
+        distributions: every parameter a trial must have, by name.
+
+    Returns:
+        The numbers of the trials completed.
+
+    Example:
+        >>> import tempfile, optuna
+        >>> storage, _ = journal_storage(tempfile.mkdtemp() + "/optuna.jsonl")
+        >>> study = optuna.create_study(storage=storage, study_name="s")
+        >>> cut = study.ask()  # created, then killed before its parameters were set
+        >>> x = optuna.distributions.FloatDistribution(0.0, 1.0)
+        >>> complete_partial_trials(study, storage, {"x": x}), list(study.trials[0].params)
+        ([0], ['x'])
+    """
+    import optuna
+
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    partial = [t for t in running if set(distributions) - set(t.params)]
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for frozen in partial:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
+        trial = optuna.trial.Trial(study, trial_id)
+        for name, dist in distributions.items():
+            if name in frozen.params:
+                continue
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                trial.suggest_categorical(name, dist.choices)
+            elif isinstance(dist, optuna.distributions.IntDistribution):
+                trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+            else:
+                trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return [t.number for t in partial]

@@ -60,7 +60,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
-from jaxtune.sweep.journal import journal_storage
+from jaxtune.sweep.journal import complete_partial_trials, journal_storage
 
 __all__ = ["SAMPLERS", "OptunaRounds", "distributions"]
 
@@ -272,6 +272,10 @@ class OptunaRounds:
         self.ask_seconds: list[float] = []
         self.tell_seconds: list[float] = []
         self._attach_sampler(held.get("jaxtune_popsize"))
+        if self._journal is not None:  # a kill may have cut a trial's creation short
+            with _quiet(optuna):
+                complete_partial_trials(self.study, storage, self._dists)
+            self._sync()
 
     def _attach_sampler(self, popsize: int | None) -> None:
         n = len(self.study.trials)
