@@ -78,12 +78,14 @@ WORKER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 from known_optimum import SPACE, objective
+import optuna
 import jaxtune
 from jaxtune.sweep.optuna_rounds import OptunaRounds
 
 store, method, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+owner = optuna.storages.JournalStorage if method == "set_trial_param" else OptunaRounds
 calls = []
-original = getattr(OptunaRounds, method)
+original = getattr(owner, method)
 
 def dies(self, *args, **kwargs):  # SIGKILL at the nth call, before it does anything
     calls.append(1)
@@ -91,7 +93,7 @@ def dies(self, *args, **kwargs):  # SIGKILL at the nth call, before it does anyt
         os.kill(os.getpid(), signal.SIGKILL)
     return original(self, *args, **kwargs)
 
-setattr(OptunaRounds, method, dies)
+setattr(owner, method, dies)
 jaxtune.Sweep(SPACE, objective, 24, sampler="tpe", batch=8, seed=3, store=store,
               quiet=True, chunk_size=4).run()
 """
@@ -102,13 +104,20 @@ def test_sigkill_between_rounds_and_mid_round_then_resume_runs_every_trial_once(
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__))))
     path = str(tmp_path / "run")
-    # 1: killed as it asks for round 1: round 0 (trials 0-7) stored and told.
+    # 1: killed between rounds, as it asks for round 1: round 0 (trials 0-7) stored and
+    #    told; trial 8 asked, trial 9 cut short after 1 of its 3 parameters (the 29th).
     # 2: resumed, killed at its first tell: trials 8-11 of round 1 are in the store, not
     #    yet told; 12-15 asked, not trained. 3: resumed here, to the end.
-    for method, nth in (("ask", 2), ("tell", 1)):
+    for method, nth in (("set_trial_param", 3 * 9 + 2), ("tell", 1)):
         proc = start_python(str(worker), path, method, str(nth))
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == -signal.SIGKILL, err[-2000:]
+        if method == "set_trial_param":  # as Optuna itself reads the file
+            backend = optuna.storages.journal.JournalFileBackend(os.path.join(path, STUDY_FILE))
+            cut = optuna.load_study(
+                study_name="jaxtune", storage=optuna.storages.JournalStorage(backend)
+            )
+            assert [len(t.params) for t in cut.trials] == [3] * 9 + [1]
     store = Store.read(path)
     assert store.finished_trials() == set(range(12))
     store.close()
