@@ -9,6 +9,7 @@ import os
 import signal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from cli_process import start_python
@@ -218,3 +219,19 @@ def test_gp_without_pytorch_says_what_to_install(tmp_path):
     with pytest.raises(ImportError, match=r"sampler='gp' needs torch: pip install torch"):
         _sweep(tmp_path, "gp", 0)
     assert not any(tmp_path.iterdir())
+
+
+def test_diverged_trials_are_told_as_fail(tmp_path):
+    def blows_up(hp, key):
+        out = objective(hp, key)
+        return out | {"val_loss": jnp.where(hp["learning_rate"] > 1e-3, jnp.inf, out["val_loss"])}
+
+    store = str(tmp_path / "div")
+    kw = dict(sampler=Hours(seed=0), batch=8, store=store, quiet=True, chunk_size=None)
+    results = jaxtune.Sweep(SPACE, blows_up, 8, **kw).run()
+    study = OptunaRounds(SPACE, Hours(), storage_path=os.path.join(store, STUDY_FILE)).study
+    for t, r in zip(study.trials, results.trials, strict=True):
+        diverged = r.hparams["learning_rate"] > 1e-3
+        assert r.status == ("diverged" if diverged else "ok")
+        assert t.state.name == ("FAIL" if diverged else "COMPLETE")
+    assert {r.status for r in results.trials} == {"ok", "diverged"}
