@@ -170,7 +170,8 @@ class RayBackend:
                 # Ray's launcher forks and execs at once: no JAX thread runs in the child.
                 warnings.filterwarnings("ignore", FORK_WARNING, RuntimeWarning)
                 if self.address is None:
-                    ray.init(include_dashboard=False)
+                    # "local": a new instance, not a cluster that `ray start` left here.
+                    ray.init(address="local", include_dashboard=False)
                     self._started_ray = True
                 else:
                     ray.init(address=self.address)

@@ -61,7 +61,7 @@ def cluster(tmp_path_factory):
     with warnings.catch_warnings():
         # Ray's launcher forks and execs at once: no JAX thread runs in the child.
         warnings.filterwarnings("ignore", FORK_WARNING, RuntimeWarning)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     cache = str(tmp_path_factory.mktemp("xla"))
     # The local reference writes its programs to the cache the actors read: they load them
     # instead of compiling (the same jax, program and CPU).
