@@ -85,3 +85,13 @@ def test_a_worker_chunk_equals_the_same_trials_of_a_local_run() -> None:
     last, _, where = worker.run(None, {"x": x[8:]}, data[8:], impl, 4, pad_to=4)
     assert where["pid"] > 0 and last["y"].shape == (2,)
     np.testing.assert_array_equal(last["y"], local["y"][8:])
+
+
+def test_a_bad_backend_in_a_config_is_one_line_with_status_2(tmp_path, tiny_npz, capsys) -> None:
+    from jaxtune.cli import main
+
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(f'trials = 4\n[task]\ndataset = "{tiny_npz}"\n[backend]\nkind = "dask"\n')
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "jaxtune: error: backend.kind must be one of ['local', 'ray'], got 'dask'"
