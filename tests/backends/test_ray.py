@@ -127,6 +127,19 @@ def test_sigkill_of_an_actor_mid_sweep_keeps_every_trial_once(tmp_path, task, re
     _assert_same(got, reference)
 
 
+def test_run_a_function_like_parallel_run(backend) -> None:
+    def fn(hp, key):
+        return {"y": hp["x"] ** 2 + jax.random.normal(key)}
+
+    x = np.linspace(0, 1, 10, dtype=np.float32)
+    keys = jax.random.split(jax.random.key(1), 10)
+    seen = []
+    got = backend.run(fn, {"x": x}, keys, chunk_size=4, on_chunk=lambda d, n, c: seen.append(c))
+    want = jaxtune.parallel.run(fn, {"x": x}, keys, chunk_size=4)
+    np.testing.assert_allclose(got["y"], want["y"], rtol=1e-6)
+    assert sorted((c.start, c.stop) for c in seen) == [(0, 4), (4, 8), (8, 10)]
+
+
 def _count(db: Path) -> int:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
