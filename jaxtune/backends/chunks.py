@@ -11,7 +11,7 @@ whatever worker takes it, so its numbers do not depend on the worker.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -54,7 +54,7 @@ class GroupJob:
             :class:`jaxtune.parallel.Chunk` for every finished chunk, in any order.
     """
 
-    source: Hashable | None
+    source: Any
     hparams: dict[str, np.ndarray]
     key_data: np.ndarray
     key_impl: str | None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Hashable
 from typing import Any
 
 import jax
@@ -64,7 +63,7 @@ class ChunkWorker:
             pass
         return {"pid": os.getpid(), "host": socket.gethostname(), "node": node}
 
-    def _fn(self, source: Hashable | None) -> Any:
+    def _fn(self, source: Any) -> Any:
         if source is None:
             return self.payload
         space_dict, group = source
@@ -79,7 +78,7 @@ class ChunkWorker:
 
     def run(
         self,
-        source: Hashable | None,
+        source: Any,
         hparams: dict[str, np.ndarray],
         key_data: np.ndarray,
         impl: str | None,
@@ -116,7 +115,7 @@ class ChunkWorker:
 
     def choose(
         self,
-        source: Hashable | None,
+        source: Any,
         hparams: dict[str, np.ndarray],
         key_data: np.ndarray,
         impl: str | None,
