@@ -27,6 +27,9 @@ from jaxtune.sweep import Task
 
 ray = pytest.importorskip("ray")
 
+# One Ray instance per module: under `--dist loadgroup` these tests share one xdist worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 N = 64
 SPACE = {
     "learning_rate": {"type": "log_uniform", "low": 0.01, "high": 0.5},
