@@ -14,12 +14,13 @@ over a leading "trial" axis. One package per layer, each usable alone:
 6. :mod:`jaxtune.results`: tables, importance, Optuna export and plots, from a store.
 
 :mod:`jaxtune.hyperparams` is the one table of built-in hyperparameters; :mod:`jaxtune.cli`
-the ``jaxtune`` command.
+the ``jaxtune`` command; :mod:`jaxtune.backends` runs chunks elsewhere (Ray).
 """
 
 import sys
 
-from jaxtune import parallel, results, schedules, space, store, sweep, train
+from jaxtune import backends, parallel, results, schedules, space, store, sweep, train
+from jaxtune.backends import RayBackend
 from jaxtune.parallel import enable_compilation_cache
 from jaxtune.results import Results, analysis, load, plots
 from jaxtune.schedules import (
@@ -68,6 +69,7 @@ __all__ = [
     "LogUniform",
     "OneMinusLogUniform",
     "OptunaRounds",
+    "RayBackend",
     "Results",
     "Space",
     "SuccessiveHalving",
@@ -76,6 +78,7 @@ __all__ = [
     "Uniform",
     "__version__",
     "analysis",
+    "backends",
     "constant_schedule",
     "datasets",
     "enable_compilation_cache",

@@ -5,6 +5,7 @@
     jaxtune sweep [CONFIG.toml] [--trials N] [--dataset digits|synthetic|PATH.npz]
                   [--out runs/NAME] [--seed S] [--batch B]
                   [--sampler random|grid|quasi_random|tpe|cmaes|gp]
+                  [--backend local|ray]
     jaxtune show runs/NAME [--top K]
     jaxtune resume runs/NAME
     jaxtune zoom runs/NAME [--top-k K] [--trials N]
@@ -50,6 +51,7 @@ _CONFIG_KEYS = (
     "model",
     "space",
     "scheduler",
+    "backend",
 )
 
 
@@ -126,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
+        c.add_argument("--backend", choices=("local", "ray"), help="where chunks run")
     return p
 
 
@@ -198,10 +201,19 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         chunk_size=chunk,
         quiet=args.quiet,
         scheduler=scheduler,
+        backend=_backend(args, config.get("backend")),
     )
 
 
-def _sweep_from_store(path: str, quiet: bool) -> Any:
+def _backend(args: argparse.Namespace, configured: Any) -> Any:
+    """``--backend`` wins over the config's (or the store's) ``backend``."""
+    chosen = getattr(args, "backend", None)
+    if chosen is None or (isinstance(configured, dict) and configured.get("kind") == chosen):
+        return configured  # a [backend] table of the same kind keeps its options
+    return chosen
+
+
+def _sweep_from_store(path: str, quiet: bool, args: argparse.Namespace | None = None) -> Any:
     from jaxtune.store import Store
     from jaxtune.sweep import Sweep, Task
 
@@ -229,6 +241,7 @@ def _sweep_from_store(path: str, quiet: bool) -> Any:
         maximize=meta.get("maximize"),
         scheduler=meta.get("scheduler"),
         quiet=quiet,
+        backend=_backend(args, meta.get("backend")),  # the sweep's own, unless --backend
     )
 
 
@@ -253,7 +266,7 @@ def _setup(args: argparse.Namespace) -> Any:
         return None  # _lr_find_command reads its input
     if args.command == "sweep":
         return _sweep_from_args(args)
-    return _sweep_from_store(args.store, args.quiet)
+    return _sweep_from_store(args.store, args.quiet, args)
 
 
 def _run(args: argparse.Namespace, target: Any) -> int:

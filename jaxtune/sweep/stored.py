@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from jaxtune.store import DB_NAME, Store, StoreError
 from jaxtune.sweep import fingerprint as fp
 from jaxtune.sweep.sampling import SAMPLING_VERSION
 
-__all__ = ["SweepMismatchError", "check_or_write", "sequence_of", "wipe"]
+__all__ = ["SweepMismatchError", "check_or_write", "chunk_size", "sequence_of", "wipe"]
 
 log = logging.getLogger("jaxtune.sweep")
 
@@ -171,3 +171,27 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
         for name in extra:
             (folder / name).unlink(missing_ok=True)
     log.info("overwrite: emptied %s", folder)
+
+
+def chunk_size(store: Store, round_: int, label: str, decide: Callable[[], Any]) -> Any:
+    """A group's ``"auto"`` chunk size: ``decide()`` once, then the stored decision.
+
+    Calibration outputs are thrown away and the decision is reused on resume, so every
+    trial of the group runs in the same program: a resumed sweep equals the uninterrupted
+    one bit for bit (and so does a repeated one, where the calibration cache holds it).
+
+    Args:
+        store: the sweep's open store (its meta ``chunk_sizes`` holds the decisions).
+        round_: the round's number.
+        label: the static group's label ("" for the only group).
+        decide: measures and returns the chunk size.
+
+    Returns:
+        The chunk size for the group.
+    """
+    key = f"{round_}/{label or 'all'}"
+    chosen = store.meta().get("chunk_sizes", {})
+    if key not in chosen:
+        chosen = {**chosen, key: decide()}
+        store.set_meta(chunk_sizes=chosen)
+    return chosen[key]

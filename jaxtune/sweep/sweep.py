@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune import parallel
+from jaxtune.backends import GroupJob, as_backend
 from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep import fingerprint, sampling, stored
@@ -81,6 +82,9 @@ class Sweep:
         scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
             :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
             Hyperband sets the number of trials itself.
+        backend: where chunks run: ``"local"`` (default, this process), ``"ray"``, a
+            :class:`jaxtune.RayBackend`, or a dict (``{"kind": "ray", "address": ...}``).
+            The store stays in this process. Not yet with a ``scheduler``.
 
     Example:
         >>> import tempfile, jaxtune
@@ -115,6 +119,7 @@ class Sweep:
         scheduler: Any = None,
         exact: bool = False,
         overwrite: bool = False,
+        backend: Any = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
@@ -153,6 +158,12 @@ class Sweep:
             maximize = self.task.maximize if self.objective == self.task.objective else False
         self.maximize = maximize
         self.scheduler = scheduler_from_dict(scheduler)
+        self.backend = as_backend(backend)
+        if self.backend is not None and self.scheduler is not None:
+            raise ValueError(
+                "backend: a scheduler's rungs run in this process only for now (the Ray "
+                "backend runs plain rounds and zoom rounds); leave out scheduler or backend"
+            )
         if self.scheduler is not None:
             if "epochs" in self.space:
                 raise ValueError(
@@ -197,6 +208,7 @@ class Sweep:
             "chunk_size": self.chunk_size,
             "exact": self.exact,
             **({"batch": self.batch} if self._model is not None else {}),
+            "backend": None if self.backend is None else self.backend.to_dict(),
         }
 
     # ----------------------------------------------------------------- sampling
@@ -307,6 +319,7 @@ class Sweep:
             groups.setdefault(self.task.group_of(space, decoded[i]), []).append(i)
         writer = ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
         writer.bar_desc(f"round {round_}")
+        jobs: list[GroupJob] = []  # with a backend: every group's chunks at once
         try:
             for group, idx in groups.items():
                 label = ",".join(f"{k}={v}" for k, v in group)
@@ -333,27 +346,31 @@ class Sweep:
                     )
 
                 group_keys = keys[np.asarray(idx)]
+                if self.backend is not None:
+                    source = (space.to_dict(), group)
+                    job = self.backend.job(source, hp, group_keys, None, on_chunk)
+                    job.chunk_size = self._chunk_for(store, round_, label, fn, hp, group_keys, job)
+                    jobs.append(job)
+                    continue
                 chunk = self._chunk_for(store, round_, label, fn, hp, group_keys)
                 parallel.run(fn, hp, group_keys, chunk_size=chunk, on_chunk=on_chunk)
+            if jobs:
+                self.backend.run_jobs(self.task, jobs)
         finally:
             writer.close()
 
-    def _chunk_for(self, store: Store, round_: int, label: str, fn, hp, keys) -> Any:
-        """The group's chunk size: with "auto", decided once and kept in the store.
-
-        Calibration outputs are thrown away and the decision is reused on resume, so
-        every trial of the group runs in the same program: a resumed sweep equals the
-        uninterrupted one bit for bit (and so does a repeated one, where the calibration
-        cache holds the decision).
-        """
+    def _chunk_for(self, store: Store, round_: int, label: str, fn, hp, keys, job=None) -> Any:
+        """The group's chunk size: with "auto", decided once (see ``stored.chunk_size``)."""
         if self.chunk_size != "auto":
             return self.chunk_size
-        key = f"{round_}/{label or 'all'}"
-        chosen = store.meta().get("chunk_sizes", {})
-        if key not in chosen:
-            chosen = {**chosen, key: parallel.choose_chunk_size(fn, hp, keys)}
-            store.set_meta(chunk_sizes=chosen)
-        return chosen[key]
+        if job is None:
+            return stored.chunk_size(
+                store, round_, label, lambda: parallel.choose_chunk_size(fn, hp, keys)
+            )
+        # Measured on a worker, where the chunks run.
+        return stored.chunk_size(
+            store, round_, label, lambda: self.backend.choose_chunk_size(self.task, job)
+        )
 
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
