@@ -244,7 +244,7 @@ def test_example_config_is_the_default_sweep(tmp_path) -> None:
 
     from jaxtune.task import Task, default_space
 
-    from jaxtune.cli import _sweep_from_args
+    from jaxtune.cli.command import _sweep_from_args
 
     example = Path(__file__).resolve().parents[1] / "examples" / "sweep.toml"
     args = argparse.Namespace(

@@ -1,4 +1,4 @@
-"""``--sampler``, ``--batch`` and a config's ``sampler`` (jaxtune.cli_sampler): parsed, and
+"""``--sampler``, ``--batch`` and a config's ``sampler`` (jaxtune.cli.sampler): parsed, and
 refused in one line (exit status 2) naming the flag or key and what it allows, before
 anything is written."""
 
@@ -9,7 +9,7 @@ import os
 import pytest
 
 from jaxtune.cli import main
-from jaxtune.cli_sampler import SAMPLER_NAMES, sampler_for_resume, sampler_options
+from jaxtune.cli.sampler import SAMPLER_NAMES, sampler_for_resume, sampler_options
 from jaxtune.sweep import SAMPLERS
 from jaxtune.sweep.model_rounds import MODEL_SAMPLERS
 

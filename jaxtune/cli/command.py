@@ -1,38 +1,21 @@
-"""The ``jaxtune`` command: run, resume, zoom, show and plot sweeps.
-
-::
-
-    jaxtune sweep [CONFIG.toml] [--trials N] [--dataset digits|synthetic|PATH.npz]
-                  [--out runs/NAME] [--seed S] [--batch B]
-                  [--sampler random|grid|quasi_random|tpe|cmaes|gp]
-                  [--backend local|ray]
-    jaxtune show runs/NAME [--top K]
-    jaxtune resume runs/NAME
-    jaxtune zoom runs/NAME [--top-k K] [--trials N]
-    jaxtune plot runs/NAME [--out DIR]
-    jaxtune lr-find [CONFIG.toml] [--out DIR] [--steps N] [--min-lr A] [--max-lr B]
-
-Bad input (an unknown key, a bad range, a wrong type, a missing file, an unknown dataset,
-the store of another sweep, a store in use) exits with status 2 and one line naming the
-key or file. See ``examples/sweep.toml`` for a config file.
-"""
+"""The parser and ``main`` of the ``jaxtune`` command (usage: :mod:`jaxtune.cli`)."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sqlite3
 import sys
 import threading
 import time
-import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jaxtune.cli_sampler import (
+from jaxtune.cli import lr_find
+from jaxtune.cli.config import UsageError, count, nonempty, read_config, typed
+from jaxtune.cli.sampler import (
     add_sampler_arguments,
     sampler_for_resume,
     sampler_options,
@@ -40,23 +23,6 @@ from jaxtune.cli_sampler import (
 )
 
 __all__ = ["main"]
-
-_CONFIG_KEYS = (
-    "trials",
-    "sampler",
-    "seed",
-    "out",
-    "chunk_size",
-    "task",
-    "model",
-    "space",
-    "scheduler",
-    "backend",
-)
-
-
-class UsageError(Exception):
-    """A bad argument or config value: exit status 2 with one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,36 +32,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"jaxtune: error: {message}\n")
 
 
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _nonempty(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
-    s.add_argument("--trials", type=_count(1), help="number of trials (default 256)")
+    s.add_argument("--trials", type=count(1), help="number of trials (default 256)")
     s.add_argument(
-        "--dataset", type=_nonempty, help="digits, synthetic or a path to an .npz with x and y"
+        "--dataset", type=nonempty, help="digits, synthetic or a path to an .npz with x and y"
     )
-    s.add_argument("--out", type=_nonempty, help="the sweep's folder (default runs/<dataset>)")
-    s.add_argument("--seed", type=_count(0), help="seed of sampling and training (default 0)")
+    s.add_argument("--out", type=nonempty, help="the sweep's folder (default runs/<dataset>)")
+    s.add_argument("--seed", type=count(0), help="seed of sampling and training (default 0)")
     add_sampler_arguments(s)
     s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
@@ -114,17 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=text)
         c.add_argument("store", help="the sweep's folder, e.g. runs/digits")
         if name == "show":
-            c.add_argument("--top", type=_count(1), default=10, help="rows of the table")
+            c.add_argument("--top", type=count(1), default=10, help="rows of the table")
         if name == "zoom":
-            c.add_argument(
-                "--top-k", type=_count(1), default=10, help="best trials to zoom around"
-            )
-            c.add_argument("--trials", type=_count(1), help="trials of the new round")
+            c.add_argument("--top-k", type=count(1), default=10, help="best trials to zoom around")
+            c.add_argument("--trials", type=count(1), help="trials of the new round")
         if name == "plot":
             c.add_argument(
-                "--out", type=_nonempty, help="folder for the PNGs (default <store>/plots)"
+                "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"
             )
-    _lr_find_parser(sub)
+    lr_find.add_parser(sub)
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -132,36 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_config(path: str) -> dict[str, Any]:
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a folder; give a TOML config file (see examples/)")
-    if not os.path.isfile(path):
-        raise UsageError(f"config file not found: {path}")
-    try:
-        with open(path, "rb") as f:
-            config = tomllib.load(f)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: not a valid TOML text file: {e}") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read it: {e.strerror}") from None
-    unknown = sorted(set(config) - set(_CONFIG_KEYS))
-    if unknown:
-        raise UsageError(f"{path}: unknown key {unknown[0]!r}; known: {list(_CONFIG_KEYS)}")
-    return config
-
-
-def _typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = config.get(key)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise UsageError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
-    return value
-
-
 def _sweep_from_args(args: argparse.Namespace) -> Any:
     from jaxtune.space import Space
     from jaxtune.sweep import Sweep, Task, default_space
 
-    config = _read_config(args.config) if args.config else {}
+    config = read_config(args.config) if args.config else {}
     where = args.config or "arguments"
     task_dict = config.get("task", {})
     if not isinstance(task_dict, dict):
@@ -180,12 +100,12 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     if space_spec is not None and not isinstance(space_spec, dict):
         raise UsageError(f"{where}: 'space' must be a table")
     space = Space.from_dict(space_spec) if space_spec else default_space()
-    trials = args.trials if args.trials is not None else _typed(config, "trials", int, where)
-    seed = args.seed if args.seed is not None else _typed(config, "seed", int, where)
+    trials = args.trials if args.trials is not None else typed(config, "trials", int, where)
+    seed = args.seed if args.seed is not None else typed(config, "seed", int, where)
     batch_flag = getattr(args, "batch", None)
     sampler, batch = sampler_options(config.get("sampler"), args.sampler, batch_flag, where)
     dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
-    out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
+    out = args.out or typed(config, "out", str, where) or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
     scheduler = config.get("scheduler")
     if args.scheduler:
@@ -263,7 +183,7 @@ def _setup(args: argparse.Namespace) -> Any:
     if args.command in ("show", "plot"):
         return results_mod.load(args.store)
     if args.command == "lr-find":
-        return None  # _lr_find_command reads its input
+        return None  # lr_find.run reads its input
     if args.command == "sweep":
         return _sweep_from_args(args)
     return _sweep_from_store(args.store, args.quiet, args)
@@ -271,7 +191,7 @@ def _setup(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace, target: Any) -> int:
     if args.command == "lr-find":
-        return _lr_find_command(args)
+        return lr_find.run(args)
     if args.command == "show":
         print(target.summary(args.top))
         return 0
@@ -294,65 +214,6 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     if line:
         print(line)
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
-    return 0
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def _lr_find_parser(sub: Any) -> None:
-    c = sub.add_parser("lr-find", help="learning-rate range test of a config's task")
-    c.add_argument("config", nargs="?", help="a TOML config file; its [task] is used")
-    c.add_argument("--out", type=_nonempty, help="folder of the PNG (default runs/lr_find)")
-    c.add_argument("--steps", type=_count(2), default=100, help="mini-batches (default 100)")
-    c.add_argument("--min-lr", type=_positive, default=1e-7, help="first rate (default 1e-7)")
-    c.add_argument("--max-lr", type=_positive, default=10.0, help="last rate (default 10)")
-    c.add_argument("--seeds", type=_count(1), default=1, help="lanes, one per init seed")
-
-
-def _lr_find_command(args: argparse.Namespace) -> int:
-    """``jaxtune lr-find``: the range test of the config's task (its default optimizer and
-    mini-batch size); prints the suggestions per lane and writes ``<out>/lr_find.png``."""
-    import jax
-
-    from jaxtune.sweep import Task
-    from jaxtune.train.lr_find import lr_find
-
-    config = _read_config(args.config) if args.config else {}
-    where = args.config or "arguments"
-    task_dict = config.get("task", {})
-    if not isinstance(task_dict, dict):
-        raise UsageError(f"{where}: 'task' must be a table")
-    seed = _typed(config, "seed", int, where) or 0
-    out = args.out or os.path.join("runs", "lr_find")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    if args.min_lr >= args.max_lr:
-        raise UsageError(f"--min-lr {args.min_lr:g} must be below --max-lr {args.max_lr:g}")
-    try:
-        task = Task.from_dict(dict(task_dict))
-        task.data()  # a bad data file is bad input too
-    except (TypeError, FileNotFoundError, OSError) as e:
-        raise UsageError(f"{where}: {e}") from None
-    lanes = {"seeds": args.seeds} if args.seeds > 1 else None
-    key = jax.random.key(seed)
-    found = lr_find(task, args.min_lr, args.max_lr, args.steps, lanes=lanes, key=key)
-    print(found.summary())
-    if math.isfinite(found.suggestion()[0]):
-        dim = found.space(0)  # a [space] line to paste into a sweep's config
-        bounds = f"low = {dim.low:.3g}, high = {dim.high:.3g}"
-        print(f'learning_rate = {{ type = "log_uniform", {bounds} }}')
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "lr_find.png")
-    found.plot(path)
-    print(path)
     return 0
 
 

@@ -1,0 +1,91 @@
+"""What the ``jaxtune`` command reads: config files, typed values and argument types.
+
+Every mistake raises :class:`UsageError` (or argparse's ``ArgumentTypeError``), which the
+command turns into one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["CONFIG_KEYS", "UsageError", "count", "nonempty", "positive", "read_config", "typed"]
+
+CONFIG_KEYS = (
+    "trials",
+    "sampler",
+    "seed",
+    "out",
+    "chunk_size",
+    "task",
+    "model",
+    "space",
+    "scheduler",
+    "backend",
+)
+
+
+class UsageError(Exception):
+    """A bad argument or config value: exit status 2 with one line."""
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def nonempty(text: str) -> str:
+    """An argparse type: a string that is not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """The TOML file at ``path``, its top-level keys checked against :data:`CONFIG_KEYS`."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a folder; give a TOML config file (see examples/)")
+    if not os.path.isfile(path):
+        raise UsageError(f"config file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            config = tomllib.load(f)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not a valid TOML text file: {e}") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read it: {e.strerror}") from None
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown key {unknown[0]!r}; known: {list(CONFIG_KEYS)}")
+    return config
+
+
+def typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    """``config[key]`` (None when absent), checked to be a ``kind`` (never a bool)."""
+    value = config.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise UsageError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")
+    return value
