@@ -43,7 +43,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
-from jaxtune.sweep import Hyperband, SuccessiveHalving, Sweep, Task, task
+from jaxtune.sweep import PBT, Hyperband, SuccessiveHalving, Sweep, Task, task
 from jaxtune.sweep.optuna_rounds import OptunaRounds
 from jaxtune.train import History, datasets, make_train, models, optimizers
 from jaxtune.train.lr_find import LRFind, lr_find
@@ -58,6 +58,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_GRID_SIZE",
+    "PBT",
     "Choice",
     "Dimension",
     "Fixed",

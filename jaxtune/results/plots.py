@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from jaxtune.results.axes import PathLike, figure_class, new_axes, rug, save, set_axis
+from jaxtune.results.lineage import population_plot
 from jaxtune.results.rung_plot import budget, rungs
 from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
 
@@ -37,6 +38,7 @@ __all__ = [
     "learning_rates",
     "metric_vs_hyperparameter",
     "parallel_coordinates",
+    "population_plot",
     "rungs",
     "samples",
     "sweep_report",

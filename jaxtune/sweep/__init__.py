@@ -6,17 +6,20 @@ on one traced trial before anything runs; ``sweep`` holds :class:`Sweep` and its
 ``sampling`` draws prefix-stable samples; ``fingerprint`` digests what a sweep trains and
 ``stored`` keeps the sweep's identity in its store (checked, grown, wiped); ``records``
 turns a chunk's outputs into the rows the store keeps; ``progress`` writes them and shows
-a progress bar that tells a hang from slow work.
+a progress bar that tells a hang from slow work. ``schedulers``, ``rungs`` (successive
+halving, Hyperband) and ``pbt``, ``pbt_round``, ``explore`` (population-based training)
+decide between rounds of training.
 """
 
 from jaxtune.sweep import task
 from jaxtune.sweep.function import FunctionTask, as_task
-from jaxtune.sweep.schedulers import Hyperband, SuccessiveHalving
+from jaxtune.sweep.schedulers import PBT, Hyperband, SuccessiveHalving
 from jaxtune.sweep.sweep import SAMPLERS, Sweep, SweepMismatchError
 from jaxtune.sweep.task import MASKED, STATIC, SweepTask, Task, check_space, default_space
 
 __all__ = [
     "MASKED",
+    "PBT",
     "SAMPLERS",
     "STATIC",
     "FunctionTask",

@@ -32,6 +32,7 @@ from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep import fingerprint, sampling, stored
 from jaxtune.sweep.function import as_task
+from jaxtune.sweep.pbt_round import PBTRound
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.rungs import RungRound
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
@@ -75,7 +76,8 @@ class Sweep:
             time earlier chunks took; a chunk far slower than that logs one warning.
         scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
             :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
-            Hyperband sets the number of trials itself.
+            Hyperband sets the number of trials itself. Or population-based training
+            of the ``n_trials`` lanes: a :class:`jaxtune.PBT` (``{"kind": "pbt"}``).
 
     Example:
         >>> import tempfile, jaxtune
@@ -330,9 +332,22 @@ class Sweep:
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
-        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
         writer = ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
         writer.bar_desc(f"round {info['round']}, rungs")
+        if self.scheduler.kind == "pbt":
+            try:
+                PBTRound(
+                    task=self.task, space=space, samples=samples, decoded=decoded, keys=keys,
+                    first=info["first_trial"], round_=info["round"], seed=self.seed,
+                    scheduler=self.scheduler.with_max_epochs(top), folder=self.path,
+                    chunk_size=self.chunk_size, store=store, write=writer.write_records,
+                    done=store.finished_trials(info["round"]), objective=self.objective,
+                    maximize=self.maximize,
+                ).run()  # fmt: skip
+            finally:
+                writer.close()
+            return
+        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
         try:
             RungRound(
                 task=self.task,
