@@ -1,20 +1,22 @@
 """Run a round of a sweep under population-based training (:class:`jaxtune.PBT`).
 
 Each static group of the round is one population. Interval by interval, one compiled
-program (one per interval length) trains every lane for ``interval_epochs`` (vmapped,
-or ``lax.map`` in chunks of
-``chunk_size``), then one more ranks the lanes, gathers the exploited states and
-hyperparameters over the trial axis and explores (:mod:`jaxtune.sweep.explore`); the
-new numbers are written into each optimizer state in place (``with_hyperparams``), so
-nothing recompiles and nothing leaves the device but what is recorded.
+program (one per interval length) trains every lane for ``interval_epochs`` (vmapped, or
+``lax.map`` in chunks of ``chunk_size``), then one more ranks the lanes, gathers the
+exploited states and hyperparameters over the trial axis and explores
+(:mod:`jaxtune.sweep.explore`); the new numbers are written into each optimizer state in
+place (``with_hyperparams``), so nothing recompiles and nothing leaves the device but
+what is recorded. ``chunk_size="auto"`` trains the whole population in one batch.
 
 Persistence: after every interval boundary but the last, the population's state (after
 exploit and explore), its hyperparameters, its curves and its lineage go to one file
 ``<store>/rungs/r<round>_pbt_g<group>_i<interval>.npz`` (written atomically), and the
-lineage to the store's metadata (``pbt_lineage``). A sweep killed at any moment resumes
-from the last boundary file and ends exactly as an uninterrupted one would. When the last
-interval ends, every lane is committed as a finished trial; its curves are those of the
-lineage it ends with, its hyperparameters those of its last interval.
+lineage to the store's metadata (``pbt_lineage``; the seconds spent training, exploiting
+and recording go to ``pbt_seconds``). A sweep killed at any moment resumes from the last
+boundary file and ends exactly as an uninterrupted one would. When the last interval
+ends, every lane is committed as a finished trial; its curves are those of the lineage
+it ends with, its hyperparameters those of its last interval. Multiple devices
+(sharding) are not used yet: the population runs on the default device.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ __all__ = ["PBTRound"]
 
 _HIST = ("train_loss", "val_loss", "val_metric", "learning_rate")
 LINEAGE_KEY = "pbt_lineage"
+# Seconds this process spent training, exploiting/exploring (on device) and recording
+# (files, lineage) in each round: what a resumed run did, not the whole sweep.
+SECONDS_KEY = "pbt_seconds"
 
 # Compiled programs by trainer (kept as long as the task keeps its trainer), so a
 # resumed or repeated sweep of the same task object compiles nothing again.
@@ -106,7 +111,7 @@ class PBTRound:
     objective: str
     maximize: bool
     seconds: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"train": 0.0, "exploit": 0.0}
+        default_factory=lambda: {"train": 0.0, "exploit": 0.0, "record": 0.0}
     )
 
     def run(self) -> None:
@@ -236,8 +241,12 @@ class _Population:
             hist = self.gather(hist, moved)
             self.save(k, state, hp, hist, lineage, parent, wall)
             self.record_lineage(lineage)
+            o.seconds["record"] += time.perf_counter() - t2
         self.record_lineage(lineage)
         self.commit(hist, hp, wall)
+        spent = dict(o.store.meta().get(SECONDS_KEY, {}))
+        spent[str(o.round_)] = {k: round(v, 6) for k, v in o.seconds.items()}
+        o.store.set_meta(**{SECONDS_KEY: spent})
 
     @staticmethod
     def gather(hist: History, lanes: np.ndarray) -> History:
