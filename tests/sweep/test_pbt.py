@@ -105,6 +105,15 @@ def test_exploit_gathers_the_bottom_quantile_from_the_top():
     np.testing.assert_array_equal(np.asarray(new_hp["hidden"]), parent)  # copied, not moved
     again = step(state, hp, score, jax.random.key(0))
     np.testing.assert_array_equal(np.asarray(again[2]), parent)  # seeded
+    # A user's explore replaces the perturbation; its result is clipped to the space too.
+    mine = make_exploit(
+        {"lr": LogUniform(1e-3, 1.0)}, 2, maximize=True, factors=(0.8,),
+        resample_probability=0.0, explore=lambda h, key: {**h, "lr": h["lr"] * 100.0},
+    )  # fmt: skip
+    _, hp2, parent2 = mine(state, hp, score, jax.random.key(0))
+    replaced = np.flatnonzero(np.asarray(parent2) != np.arange(8))
+    assert sorted(replaced) == [0, 1]  # higher is better now: the lowest score goes
+    np.testing.assert_array_equal(np.asarray(hp2["lr"])[replaced], [1.0, 1.0])
 
 
 class Bowl:
@@ -157,6 +166,10 @@ def test_pbt_finds_a_decaying_rate_that_beats_every_constant_one(tmp_path):
     assert len(lr) == 16 and lr[-1] < 0.25 * lr[0]  # the schedule it found decays
     assert np.mean(lr[8:]) < 0.5 * np.mean(lr[:8])  # mostly downwards
     np.testing.assert_allclose(best.curves["learning_rate"], lr, rtol=1e-6)
+    kw["store"] = str(tmp_path / "again")  # seeded: the same sweep gives the same result
+    again = Sweep(space, bowl, 16, **kw, scheduler=PBT(interval_epochs=1)).run()
+    assert [t.curves for t in again.trials] == [t.curves for t in res.trials]
+    assert again.meta["pbt_lineage"] == res.meta["pbt_lineage"]
 
 
 CONFIG = """
