@@ -85,17 +85,18 @@ def perturb(
     """
     out = dict(hparams)
     table = jnp.asarray(factors, jnp.float32)
+    # One draw for everything (few random-bit programs: quick to compile): per dimension
+    # whether to resample, the fresh unit value, and which factor.
+    u = jax.random.uniform(key, (max(len(dims), 1), 3))
     for i, (name, dim) in enumerate(dims.items()):
-        k_re, k_u, k_f = jax.random.split(jax.random.fold_in(key, i), 3)
         x = jnp.asarray(hparams[name])
-        fresh = dim.from_unit(jax.random.uniform(k_u))
-        pick = jax.random.randint(k_f, (), 0, len(factors))
+        fresh = dim.from_unit(u[i, 1])
+        pick = jnp.minimum(jnp.floor(u[i, 2] * len(factors)), len(factors) - 1).astype(jnp.int32)
         if isinstance(dim, Choice):
-            moved = _neighbour(dim, x, jnp.where(pick % 2 == 0, -1, 1))
+            moved = _neighbour(dim, x, jnp.where(u[i, 2] < 0.5, -1, 1))
         else:
             moved = clip(dim, _scaled(dim, x, table[pick]))
-        resample = jax.random.uniform(k_re) < resample_probability
-        out[name] = jnp.where(resample, fresh, moved).astype(x.dtype)
+        out[name] = jnp.where(u[i, 0] < resample_probability, fresh, moved).astype(x.dtype)
     return out
 
 
@@ -147,7 +148,8 @@ def make_exploit(
         order = jnp.argsort(bad, stable=True)  # best first, ties by lane
         top, bottom = order[:n_quantile], order[n - n_quantile :]
         k_pick, k_explore = jax.random.split(key)
-        donors = top[jax.random.randint(k_pick, (n_quantile,), 0, n_quantile)]
+        which = jnp.floor(jax.random.uniform(k_pick, (n_quantile,)) * n_quantile)
+        donors = top[jnp.minimum(which, n_quantile - 1).astype(jnp.int32)]
         parent = lanes.at[bottom].set(donors)
         replaced = jnp.zeros(n, bool).at[bottom].set(True)
         state = jax.tree_util.tree_map(lambda x: x[parent], state)

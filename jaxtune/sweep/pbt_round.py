@@ -183,10 +183,10 @@ class _Population:
         chunk = chunk if isinstance(chunk, int) and chunk < n else None
 
         def build() -> Any:
-            def one(state, hp, start):
+            def one(state: Any, hp: Any, start: jax.Array) -> tuple[Any, History]:
                 return trainer.run(state, hp, epochs, start_epoch=start)
 
-            def interval(state, hp, start):
+            def interval(state: Any, hp: Any, start: jax.Array) -> tuple[Any, History]:
                 if chunk is not None:
                     pairs = (state, hp)
                     return jax.lax.map(lambda a: one(*a, start), pairs, batch_size=chunk)
@@ -199,6 +199,7 @@ class _Population:
     # ------------------------------------------------------------------ running
 
     def run(self) -> None:
+        """Train interval by interval (from the last saved boundary), then commit."""
         o, idx = self.o, self.idx
         bounds = o.scheduler.boundaries()
         hp = {n: jnp.asarray(np.asarray(o.samples[n])[idx]) for n in self.names}
@@ -319,7 +320,17 @@ class _Population:
     def path(self, k: int) -> Path:
         return Path(self.o.folder) / "rungs" / f"r{self.o.round_}_pbt_g{self.g}_i{k}.npz"
 
-    def save(self, k, state, hp, hist, lineage, parent, wall) -> None:
+    def save(
+        self,
+        k: int,
+        state: Any,
+        hp: Mapping[str, Any],
+        hist: History,
+        lineage: Mapping[str, list[np.ndarray]],
+        parent: np.ndarray,
+        wall: float,
+    ) -> None:
+        """Boundary ``k``: the state after exploit and explore, atomically."""
         arrays: dict[str, np.ndarray] = {"parent": parent, "wall": np.float64(wall)}
         arrays |= {f"h_{f}": np.asarray(getattr(hist, f)) for f in _HIST}
         arrays["h_epochs"] = np.asarray(hist.epochs)
