@@ -218,8 +218,8 @@ class _Population:
             t0 = time.perf_counter()
             if state is None:
                 state = self.init(hp, keys)
-            out, seg = self.program(end - start)(state, hp, jnp.int32(start))
-            seg = jax.tree_util.tree_map(np.asarray, seg)  # the host records
+            out, on_device = self.program(end - start)(state, hp, jnp.int32(start))
+            seg = jax.tree_util.tree_map(np.asarray, on_device)  # the host records
             t1 = time.perf_counter()
             hist = seg if hist is None else self.extend(hist, seg)
             score = np.asarray(getattr(seg, self.field))[:, -1]
@@ -233,7 +233,8 @@ class _Population:
                 state = out
                 break
             key = jax.random.fold_in(base, k)
-            state, hp, moved = self.exploit(out, hp, jnp.asarray(score), key)
+            ranked = getattr(on_device, self.field)[:, -1]  # never leaves the device
+            state, hp, moved = self.exploit(out, hp, ranked, key)
             moved = np.asarray(moved)
             t2 = time.perf_counter()
             o.seconds["exploit"] += t2 - t1
