@@ -3,7 +3,8 @@
 ::
 
     jaxtune sweep [CONFIG.toml] [--trials N] [--dataset digits|synthetic|PATH.npz]
-                  [--out runs/NAME] [--seed S] [--sampler random|grid|quasi_random]
+                  [--out runs/NAME] [--seed S] [--batch B]
+                  [--sampler random|grid|quasi_random|tpe|cmaes|gp]
     jaxtune show runs/NAME [--top K]
     jaxtune resume runs/NAME
     jaxtune zoom runs/NAME [--top-k K] [--trials N]
@@ -29,6 +30,13 @@ import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+from jaxtune.cli_sampler import (
+    add_sampler_arguments,
+    sampler_for_resume,
+    sampler_options,
+    sampler_times_line,
+)
 
 __all__ = ["main"]
 
@@ -86,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", type=_nonempty, help="the sweep's folder (default runs/<dataset>)")
     s.add_argument("--seed", type=_count(0), help="seed of sampling and training (default 0)")
-    s.add_argument("--sampler", type=_nonempty, help="random (default), grid or quasi_random")
+    add_sampler_arguments(s)
     s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
     )
@@ -172,7 +180,8 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     space = Space.from_dict(space_spec) if space_spec else default_space()
     trials = args.trials if args.trials is not None else _typed(config, "trials", int, where)
     seed = args.seed if args.seed is not None else _typed(config, "seed", int, where)
-    sampler = args.sampler or _typed(config, "sampler", str, where) or "random"
+    batch_flag = getattr(args, "batch", None)
+    sampler, batch = sampler_options(config.get("sampler"), args.sampler, batch_flag, where)
     dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
     out = args.out or _typed(config, "out", str, where) or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
@@ -184,6 +193,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         task,
         256 if trials is None else trials,
         sampler=sampler,
+        batch=batch,
         seed=0 if seed is None else seed,
         store=out,
         chunk_size=chunk,
@@ -206,11 +216,13 @@ def _sweep_from_store(path: str, quiet: bool) -> Any:
             f"{path}: this sweep trains a Python function ({meta['task']['function']}); "
             "resume it from Python with the same Sweep(...)"
         )
+    sampler, batch = sampler_for_resume(meta, path)
     return Sweep(
         meta["space"],
         Task.from_dict(meta["task"]),
         meta["n_trials"],
-        sampler=meta["sampler"],
+        sampler=sampler,
+        batch=batch,
         seed=meta["seed"],
         store=path,
         chunk_size=meta.get("chunk_size", "auto"),
@@ -266,6 +278,9 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     started = time.perf_counter()
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
     print(res.summary(10))
+    line = sampler_times_line(res.meta)
+    if line:
+        print(line)
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -112,6 +112,36 @@ def test_a_second_process_on_the_same_store_is_refused(tmp_path, tiny_npz, refer
     assert [(t.trial, t.final) for t in jaxtune.load(out).trials] == before
 
 
+def test_a_full_disk_mid_sweep_exits_2_and_resume_finishes_it(
+    tmp_path, medium_npz, reference, capsys
+) -> None:
+    """A file-size limit (EFBIG, as a full disk) hit mid-sweep: one line, status 2, no
+    committed trial lost; with room again, resume ends as the uninterrupted sweep."""
+    import resource
+
+    full_size = (Path(reference.path) / "sweep.db").stat().st_size
+    out = tmp_path / "run"
+    args = ["sweep", _config(tmp_path, medium_npz), "--out", str(out), "--quiet", "--no-cache"]
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills us
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (full_size // 2, limits[1]))
+        status = main(args)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and "full" in err[0] and f"jaxtune resume {out}" in err[0], err
+    assert _count(out / "sweep.db") < 40
+    assert main(["resume", str(out), "--quiet", "--no-cache"]) == 0
+    results = jaxtune.load(out)
+    assert [t.trial for t in results.trials] == list(range(40))
+    for got, want in zip(results.trials, reference.trials, strict=True):
+        assert got.hparams == want.hparams
+        np.testing.assert_allclose(got.final["val_loss"], want.final["val_loss"], rtol=1e-5)
+
+
 def test_show_and_plot(reference, tmp_path, capsys) -> None:
     assert main(["show", reference.path, "--top", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -6,9 +6,11 @@ on one traced trial before anything runs; ``sweep`` holds :class:`Sweep` and its
 ``sampling`` draws prefix-stable samples; ``fingerprint`` digests what a sweep trains and
 ``stored`` keeps the sweep's identity in its store (checked, grown, wiped); ``records``
 turns a chunk's outputs into the rows the store keeps; ``progress`` writes them and shows
-a progress bar that tells a hang from slow work. ``schedulers``, ``rungs`` (successive
-halving, Hyperband) and ``pbt``, ``pbt_round``, ``explore`` (population-based training)
-decide between rounds of training.
+a progress bar that tells a hang from slow work. ``model_rounds`` runs a model-based
+sampler (Optuna's TPE, CMA-ES, GP) in rounds of batched proposals, through
+``optuna_rounds`` and the study's file in the sweep's folder (``journal``).
+``schedulers``, ``rungs`` (successive halving, Hyperband) and ``pbt``, ``pbt_round``,
+``pbt_files``, ``explore`` (population-based training) decide between rounds of training.
 """
 
 from jaxtune.sweep import task

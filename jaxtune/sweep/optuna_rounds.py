@@ -22,8 +22,10 @@ Scales (a jaxtune dimension becomes an Optuna distribution on the same scale):
 - :class:`~jaxtune.Fixed` -> left out of the study, filled into every sample.
 
 Persistence and resuming: with ``storage_path`` the study lives in one file (Optuna's
-``JournalStorage`` on a ``JournalFileBackend``, flushed and fsynced at every ask and
-tell), e.g. in the sweep's folder. A killed process loses nothing the file holds.
+``JournalStorage`` in Optuna's journal format, every entry written at once and the file
+fsynced at the end of each ask: :mod:`jaxtune.sweep.journal`), e.g. in the
+sweep's folder. One process at a time may use the file. A killed process loses nothing
+the file holds.
 The rule on reopening: a trial that was asked but never told is still ``RUNNING`` in the
 study; :meth:`OptunaRounds.pending` lists those, and :meth:`OptunaRounds.ask` hands them
 out again, oldest first, before it asks Optuna for new ones, so every trial is
@@ -58,6 +60,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
+from jaxtune.sweep.journal import complete_partial_trials, journal_storage
 
 __all__ = ["SAMPLERS", "OptunaRounds", "distributions"]
 
@@ -196,6 +199,7 @@ class OptunaRounds:
     Attributes:
         study: the ``optuna.Study``.
         ask_seconds: seconds Optuna spent in each :meth:`ask` (the sampler's own time).
+        tell_seconds: seconds of each :meth:`tell`.
 
     Example:
         >>> import numpy as np, jaxtune
@@ -222,6 +226,7 @@ class OptunaRounds:
         study_name: str = "jaxtune",
     ) -> None:
         optuna = self._optuna = _optuna()
+        self._journal: Any = None
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
@@ -241,8 +246,7 @@ class OptunaRounds:
             storage = optuna.storages.InMemoryStorage()
         else:
             _repair(os.fspath(storage_path))
-            journal = optuna.storages.journal
-            storage = journal.JournalStorage(journal.JournalFileBackend(os.fspath(storage_path)))
+            storage, self._journal = journal_storage(os.fspath(storage_path))
         with _quiet(optuna):
             self.study = optuna.create_study(
                 storage=storage,
@@ -266,7 +270,12 @@ class OptunaRounds:
                 )
         self._handed: set[int] = set()
         self.ask_seconds: list[float] = []
+        self.tell_seconds: list[float] = []
         self._attach_sampler(held.get("jaxtune_popsize"))
+        if self._journal is not None:  # a kill may have cut a trial's creation short
+            with _quiet(optuna):
+                complete_partial_trials(self.study, storage, self._dists)
+            self._sync()
 
     def _attach_sampler(self, popsize: int | None) -> None:
         n = len(self.study.trials)
@@ -314,6 +323,7 @@ class OptunaRounds:
         trials = [t for t in self._running() if t.number not in self._handed][:n]
         with _quiet(self._optuna):
             trials += [self.study.ask(self._dists) for _ in range(n - len(trials))]
+        self._sync()
         self.ask_seconds.append(time.perf_counter() - started)
         numbers = np.array([t.number for t in trials], dtype=np.int64)
         self._handed.update(numbers.tolist())
@@ -340,6 +350,7 @@ class OptunaRounds:
                 f"tell: {len(numbers)} trial numbers, {len(values)} values, "
                 f"{failed.size} failed flags"
             )
+        started = time.perf_counter()
         fail = self._optuna.trial.TrialState.FAIL
         with _quiet(self._optuna):
             for number, value, bad in zip(numbers, values, failed, strict=True):
@@ -348,6 +359,11 @@ class OptunaRounds:
                 else:
                     self.study.tell(int(number), float(value), skip_if_finished=True)
                 self._handed.discard(int(number))
+        self.tell_seconds.append(time.perf_counter() - started)
+
+    def _sync(self) -> None:
+        if self._journal is not None:
+            self._journal.sync()
 
     # ----------------------------------------------------------------- results
 

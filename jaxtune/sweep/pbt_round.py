@@ -37,12 +37,14 @@ from jaxtune.space import Fixed
 from jaxtune.store import TrialRecord, clean_float
 from jaxtune.sweep.explore import make_exploit
 from jaxtune.sweep.pbt import PBT
+from jaxtune.sweep.pbt_files import HISTORY_FIELDS, load_boundary, save_boundary
+from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
 from jaxtune.train import History
 
-__all__ = ["PBTRound"]
+__all__ = ["PBTRound", "run_pbt"]
 
-_HIST = ("train_loss", "val_loss", "val_metric", "learning_rate")
+_HIST = HISTORY_FIELDS
 LINEAGE_KEY = "pbt_lineage"
 # Seconds this process spent training, exploiting/exploring (on device) and recording
 # (files, lineage) in each round: what a resumed run did, not the whole sweep.
@@ -61,11 +63,6 @@ def _cached(trainer: Any, key: Any, build: Callable[[], Any]) -> Any:
     if key not in table:
         table[key] = build()
     return table[key]
-
-
-def _host(x: Any) -> np.ndarray:
-    is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
-    return np.asarray(jax.random.key_data(x) if is_key else x)
 
 
 @dataclasses.dataclass
@@ -122,6 +119,44 @@ class PBTRound:
         for g, (group, idx) in enumerate(groups.items()):
             if not all(self.first + i in self.done for i in idx):
                 _Population(self, g, group, idx).run()
+
+
+def run_pbt(
+    sweep: Any,
+    store: Any,
+    space: Any,
+    samples: Mapping[str, Any],
+    decoded: Sequence[Mapping[str, Any]],
+    keys: jax.Array,
+    info: Mapping[str, Any],
+    max_epochs: int,
+) -> None:
+    """Run one round of ``sweep`` (a :class:`jaxtune.Sweep` whose scheduler is a PBT).
+
+    Args:
+        sweep: the sweep (its task, seed, folder, chunk size, objective, direction).
+        store: its open store.
+        space: the round's space.
+        samples: the round's encoded samples.
+        decoded: the same as plain values.
+        keys: one PRNG key per trial of the round.
+        info: the round's row of the store (``round``, ``first_trial``, ``n_trials``).
+        max_epochs: the task's epochs, used when the PBT leaves ``max_epochs`` out.
+    """
+    n = info["n_trials"]
+    writer = ChunkWriter(store, sweep.objective, sweep.maximize, n, sweep.quiet)
+    writer.bar_desc(f"round {info['round']}, pbt")
+    try:
+        PBTRound(
+            task=sweep.task, space=space, samples=samples, decoded=decoded, keys=keys,
+            first=info["first_trial"], round_=info["round"], seed=sweep.seed,
+            scheduler=sweep.scheduler.with_max_epochs(max_epochs), folder=sweep.path,
+            chunk_size=sweep.chunk_size, store=store, write=writer.write_records,
+            done=store.finished_trials(info["round"]), objective=sweep.objective,
+            maximize=sweep.maximize,
+        ).run()  # fmt: skip
+    finally:
+        writer.close()
 
 
 class _Population:
@@ -321,59 +356,15 @@ class _Population:
     def path(self, k: int) -> Path:
         return Path(self.o.folder) / "rungs" / f"r{self.o.round_}_pbt_g{self.g}_i{k}.npz"
 
-    def save(
-        self,
-        k: int,
-        state: Any,
-        hp: Mapping[str, Any],
-        hist: History,
-        lineage: Mapping[str, list[np.ndarray]],
-        parent: np.ndarray,
-        wall: float,
-    ) -> None:
-        """Boundary ``k``: the state after exploit and explore, atomically."""
-        arrays: dict[str, np.ndarray] = {"parent": parent, "wall": np.float64(wall)}
-        arrays |= {f"h_{f}": np.asarray(getattr(hist, f)) for f in _HIST}
-        arrays["h_epochs"] = np.asarray(hist.epochs)
-        arrays["h_diverged_epoch"] = np.asarray(hist.diverged_epoch)
-        arrays |= {f"hp_{n}": np.asarray(v) for n, v in hp.items()}
-        arrays |= {f"l_{name}": np.stack(v) for name, v in lineage.items()}
-        leaves = jax.tree_util.tree_leaves(state)
-        arrays |= {f"s{j}": _host(leaf) for j, leaf in enumerate(leaves)}
-        path = self.path(k)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+    def save(self, k: int, *args: Any) -> None:
+        """Boundary ``k``: the state after exploit and explore (:func:`save_boundary`)."""
+        save_boundary(self.path(k), *args)
 
     def latest(self, n_intervals: int) -> tuple[Any, ...] | None:
         """What the last saved boundary holds, to continue from; None if none is saved."""
         for k in range(n_intervals - 2, -1, -1):
             if self.path(k).is_file():
-                break
-        else:
-            return None
-        o = self.o
-        with np.load(self.path(k)) as z:
-            hp = {n: jnp.asarray(z[f"hp_{n}"]) for n in self.names}
-            one = {n: v[0] for n, v in hp.items()}
-            spec = jax.eval_shape(self.trainer.init, one, o.keys[0])
-            leaves, treedef = jax.tree_util.tree_flatten(spec)
-            stacked = []
-            for j, leaf in enumerate(leaves):
-                data = jnp.asarray(z[f"s{j}"])
-                if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-                    data = jax.random.wrap_key_data(data)
-                stacked.append(data)
-            state = jax.tree_util.tree_unflatten(treedef, stacked)
-            hist = History(
-                **{f: z[f"h_{f}"] for f in _HIST},
-                epochs=z["h_epochs"],
-                diverged_epoch=z["h_diverged_epoch"],
-            )
-            lineage = {name[2:]: list(z[name]) for name in z.files if name.startswith("l_")}
-            parent, wall = z["parent"], float(z["wall"])
-        return k + 1, state, hp, hist, lineage, parent, wall
+                one = {n: np.asarray(self.o.samples[n])[0] for n in self.names}
+                spec = jax.eval_shape(self.trainer.init, one, self.o.keys[0])
+                return (k + 1, *load_boundary(self.path(k), spec, self.names))
+        return None

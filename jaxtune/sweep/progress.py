@@ -137,10 +137,13 @@ class ChunkWriter:
             self.label = label or "all"
             self.watch.group()
 
-    def write(self, outputs: Any, *, ids: list[int], **kw: Any) -> None:
+    def write(self, outputs: Any, *, ids: list[int], **kw: Any) -> list[Any]:
+        """Commit a finished chunk's trials; returns their records, as stored."""
         with self._lock:
             wall = self.watch.chunk_done(len(ids))
-        self.write_records(records_from_outputs(outputs, ids=ids, wall=wall, **kw))
+        records = records_from_outputs(outputs, ids=ids, wall=wall, **kw)
+        self.write_records(records)
+        return records
 
     def write_records(self, records: list[Any]) -> None:
         """Commit finished trials and show the best so far."""

@@ -140,10 +140,14 @@ def forget_extension(store: Store, round_: int) -> None:
         store.set_meta(extends=extends)
 
 
-def wipe(path: str | os.PathLike[str]) -> None:
+def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
     """Delete a jaxtune store's database in ``path`` (other files stay), under its lock.
 
     Nothing happens when ``path`` holds no ``sweep.db``.
+
+    Args:
+        path: the store's folder.
+        extra: other files of the sweep in the folder to delete too (e.g. its study).
 
     Raises:
         ValueError: ``path``'s ``sweep.db`` is not a jaxtune store.
@@ -164,4 +168,6 @@ def wipe(path: str | os.PathLike[str]) -> None:
     with Store.lock(folder):  # refused at once while another process writes
         for suffix in ("", "-wal", "-shm"):
             (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
+        for name in extra:
+            (folder / name).unlink(missing_ok=True)
     log.info("overwrite: emptied %s", folder)

@@ -32,7 +32,8 @@ from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep import fingerprint, sampling, stored
 from jaxtune.sweep.function import as_task
-from jaxtune.sweep.pbt_round import PBTRound
+from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
+from jaxtune.sweep.pbt_round import run_pbt
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.rungs import RungRound
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
@@ -58,7 +59,11 @@ class Sweep:
             the most points per dimension that fit in it. Raising it on an existing
             store adds trials: the stored ones stay as they are, the new ones are the
             samples a fresh sweep of that size would have after them (not for a grid).
-        sampler: ``"random"``, ``"grid"`` or ``"quasi_random"``.
+        sampler: ``"random"``, ``"grid"`` or ``"quasi_random"``; or model-based, in
+            rounds of ``batch`` proposals: ``"tpe"``, ``"cmaes"``, ``"gp"`` (Optuna's) or
+            any ``optuna.samplers.BaseSampler`` (:mod:`jaxtune.sweep.model_rounds`; the
+            study lives in the store's folder, ``optuna.jsonl``).
+        batch: proposals per round of a model-based sampler.
         seed: seed of sampling and of every trial's key.
         store: the sweep's folder, e.g. ``"runs/digits"``.
         chunk_size: passed to :func:`jaxtune.parallel.run`.
@@ -101,7 +106,8 @@ class Sweep:
         task: SweepTask | TrainFn | None = None,
         n_trials: int = 64,
         *,
-        sampler: str = "random",
+        sampler: Any = "random",
+        batch: int = 64,
         seed: int = 0,
         store: str = "runs/sweep",
         chunk_size: int | str | None = "auto",
@@ -115,8 +121,7 @@ class Sweep:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
             raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+        check_sampler(sampler, batch, scheduler, SAMPLERS)
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
         if not isinstance(store, str | os.PathLike) or not str(store):
@@ -132,7 +137,8 @@ class Sweep:
                 f"exact=True runs one trial per program (chunk_size=1); got chunk_size="
                 f"{chunk_size!r}: leave chunk_size out"
             )
-        self.sampler, self.seed, self.path = sampler, seed, os.fspath(store)
+        self.sampler, self.seed, self.path = sampler_name(sampler), seed, os.fspath(store)
+        self.batch, self._model = batch, None
         self.exact, self.overwrite = exact, overwrite
         self.chunk_size = 1 if exact else chunk_size
         self.quiet = quiet
@@ -158,6 +164,18 @@ class Sweep:
             n_trials = self.scheduler.n_trials(n_trials)
         self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
+        if is_model_based(sampler):  # its study opens with the store (see _opened)
+            self._model = ModelRounds(
+                task=self.task,
+                space=self.space,
+                sampler=sampler,
+                batch=batch,
+                seed=seed,
+                objective=self.objective,
+                maximize=self.maximize,
+                quiet=quiet,
+                chunk_for=self._chunk_for,
+            )
         if sampler == "grid":
             self.n_trials = len(
                 next(iter(self.space.grid(grid_points(self.space, n_trials)).values()))
@@ -180,6 +198,7 @@ class Sweep:
             # same way reproduces the uninterrupted one exactly (lanes are independent).
             "chunk_size": self.chunk_size,
             "exact": self.exact,
+            **({"batch": self.batch} if self._model is not None else {}),
         }
 
     # ----------------------------------------------------------------- sampling
@@ -222,6 +241,10 @@ class Sweep:
 
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        if self._model is not None:
+            raise ValueError(
+                f"zoom: sampler={self.sampler!r} refines by itself; raise n_trials instead"
+            )
         with self._opened() as store:
             rounds, meta = store.rounds(), store.meta()
             last = rounds[-1]
@@ -251,15 +274,20 @@ class Sweep:
     def _opened(self) -> Iterator[Store]:
         """The store, locked, checked against this sweep, with every stored round run."""
         if self.overwrite:
-            stored.wipe(self.path)
+            stored.wipe(self.path, extra=("optuna.jsonl",) if self._model else ())
             self.overwrite = False  # once: a second run() resumes what the first wrote
         with Store.open(self.path) as store:
             stored.check_or_write(store, self._meta())
+            if self._model is not None:
+                self._model.open(store)
             for info in store.rounds():
                 self._run_round(store, info)
             yield store
 
     def _run_round(self, store: Store, info: Mapping[str, Any]) -> None:
+        if self._model is not None:
+            self._model.run(store, info)
+            return
         space = Space.from_dict(info["space"])
         n, first, round_ = info["n_trials"], info["first_trial"], info["round"]
         meta = store.meta()
@@ -332,21 +360,11 @@ class Sweep:
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
+        if self.scheduler.kind == "pbt":
+            run_pbt(self, store, space, samples, decoded, keys, info, top)
+            return
         writer = ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
         writer.bar_desc(f"round {info['round']}, rungs")
-        if self.scheduler.kind == "pbt":
-            try:
-                PBTRound(
-                    task=self.task, space=space, samples=samples, decoded=decoded, keys=keys,
-                    first=info["first_trial"], round_=info["round"], seed=self.seed,
-                    scheduler=self.scheduler.with_max_epochs(top), folder=self.path,
-                    chunk_size=self.chunk_size, store=store, write=writer.write_records,
-                    done=store.finished_trials(info["round"]), objective=self.objective,
-                    maximize=self.maximize,
-                ).run()  # fmt: skip
-            finally:
-                writer.close()
-            return
         plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
         try:
             RungRound(
