@@ -54,6 +54,10 @@ def lineage(results_or_meta: Any) -> list[dict[str, Any]]:
     Returns:
         Rows ``{"trial", "interval", "epochs": [start, end], "parent", "objective",
         "hparams"}``; empty for a sweep without PBT.
+
+    Example:
+        >>> lineage({"space": {}})
+        []
     """
     stored = _meta(results_or_meta).get(KEY, {})
     rows = [r for rnd in sorted(stored, key=int) for r in stored[rnd]]
@@ -65,6 +69,12 @@ def path(results_or_meta: Any, trial_id: int) -> list[dict[str, Any]]:
 
     Raises:
         ValueError: the sweep holds no lineage of ``trial_id``.
+
+    Example:
+        >>> row = dict(trial=0, interval=0, epochs=[0, 1], parent=0, objective=None,
+        ...            hparams={"lr": 0.1})  # fmt: skip
+        >>> [r["interval"] for r in path({"pbt_lineage": {"0": [row]}}, 0)]
+        [0]
     """
     rows = lineage(results_or_meta)
     by = {(r["trial"], r["interval"]): r for r in rows}
