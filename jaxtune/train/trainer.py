@@ -186,8 +186,8 @@ class Trainer:
         Example:
             >>> import jax, jaxtune
             >>> trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), optimizer="sgd")
-            >>> state = trainer.init({"learning_rate": 0.1}, jax.random.key(0))
-            >>> state = trainer.with_hyperparams(state, {"learning_rate": 0.05})
+            >>> state = jax.jit(trainer.init)({"learning_rate": 0.1}, jax.random.key(0))
+            >>> state = jax.jit(trainer.with_hyperparams)(state, {"learning_rate": 0.05})
             >>> round(float(state.opt_state[0].hyperparams["learning_rate"]), 6)
             0.05
         """
