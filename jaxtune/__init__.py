@@ -44,7 +44,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
-from jaxtune.sweep import Hyperband, SuccessiveHalving, Sweep, Task, task
+from jaxtune.sweep import PBT, Hyperband, SuccessiveHalving, Sweep, Task, task
 from jaxtune.sweep.optuna_rounds import OptunaRounds
 from jaxtune.train import History, datasets, make_train, models, optimizers
 from jaxtune.train.lr_find import LRFind, lr_find
@@ -59,6 +59,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_GRID_SIZE",
+    "PBT",
     "Choice",
     "Dimension",
     "Fixed",

@@ -31,6 +31,7 @@ EXPECTED = {
     "05_coarse_to_fine": ["round 2: 16 trials", "best overall: trial"],
     "06_your_own_model": ["best of 4 trials", "NNX MLP    adamw", "predicted:"],
     "07_hyperband": ["sh: 9 trials", "lane-epochs", "budget:"],
+    "08_pbt": ["random search best", "PBT best", "found schedule:"],
     "09_where_to_look": ["momentum=0.9: valley", "after 64 trials"],
 }
 

@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from jaxtune.results.axes import PathLike, figure_class, new_axes, rug, save, set_axis
+from jaxtune.results.lineage import population_plot
 from jaxtune.results.rung_plot import budget, rungs
 from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
 
@@ -37,6 +38,7 @@ __all__ = [
     "learning_rates",
     "metric_vs_hyperparameter",
     "parallel_coordinates",
+    "population_plot",
     "rungs",
     "samples",
     "sweep_report",
@@ -210,7 +212,8 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     """Write the standard pictures of a sweep as PNG files into ``out_dir``.
 
     One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter, and
-    ``learning_curves.png`` and ``learning_rates.png`` of the ``k`` best trials.
+    ``learning_curves.png`` and ``learning_rates.png`` of the ``k`` best trials; under a
+    scheduler ``rungs.png``, under PBT also ``pbt.png`` (:func:`population_plot`).
 
     Returns:
         The paths written.
@@ -227,6 +230,8 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     pictures = [("learning_curves.png", learning_curves), ("learning_rates.png", learning_rates)]
     if results.meta.get("scheduler"):
         pictures.append(("rungs.png", lambda r, k, path: rungs(r, path)))
+    if results.meta.get("pbt_lineage") and "learning_rate" in results.hyperparameters:
+        pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path_=path)))
     for fname, make in pictures:
         path = os.path.join(out_dir, fname)
         make(results, k, path=path)

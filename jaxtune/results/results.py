@@ -234,6 +234,19 @@ class Results:
             if wanted is None or t.trial in wanted
         }
 
+    def schedule(self, trial_id: int) -> dict[str, list[Any]]:
+        """Per-epoch hyperparameters along a PBT trial's lineage.
+
+        See :func:`jaxtune.results.lineage.schedule`: ``{name: [epoch 1, epoch 2, ...]}``
+        of the model ``trial_id`` ends with, following the lanes it copied from.
+
+        Raises:
+            ValueError: the sweep holds no PBT lineage of ``trial_id``.
+        """
+        from jaxtune.results.lineage import schedule
+
+        return schedule(self, trial_id)
+
     def summary(self, k: int = 10) -> str:
         """The top-``k`` table a person reads, then the diverged trials, as text.
 
@@ -241,7 +254,8 @@ class Results:
         status.
         """
         names = self.hyperparameters
-        if self.meta.get("scheduler"):
+        rungs = (self.meta.get("scheduler") or {}).get("kind") not in (None, "pbt")
+        if rungs:
             names = [*names, "rung"]
         head = ["rank", "trial", *names, self.objective]
         if self.objective != "val_loss":
@@ -265,7 +279,7 @@ class Results:
             "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
         ]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        if self.meta.get("scheduler"):
+        if rungs:
             from jaxtune.results.rung_plot import budget
 
             b = budget(self)

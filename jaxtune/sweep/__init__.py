@@ -9,16 +9,19 @@ turns a chunk's outputs into the rows the store keeps; ``progress`` writes them 
 a progress bar that tells a hang from slow work. ``model_rounds`` runs a model-based
 sampler (Optuna's TPE, CMA-ES, GP) in rounds of batched proposals, through
 ``optuna_rounds`` and the study's file in the sweep's folder (``journal``).
+``schedulers``, ``rungs`` (successive halving, Hyperband) and ``pbt``, ``pbt_round``,
+``pbt_files``, ``explore`` (population-based training) decide between rounds of training.
 """
 
 from jaxtune.sweep import task
 from jaxtune.sweep.function import FunctionTask, as_task
-from jaxtune.sweep.schedulers import Hyperband, SuccessiveHalving
+from jaxtune.sweep.schedulers import PBT, Hyperband, SuccessiveHalving
 from jaxtune.sweep.sweep import SAMPLERS, Sweep, SweepMismatchError
 from jaxtune.sweep.task import MASKED, STATIC, SweepTask, Task, check_space, default_space
 
 __all__ = [
     "MASKED",
+    "PBT",
     "SAMPLERS",
     "STATIC",
     "FunctionTask",

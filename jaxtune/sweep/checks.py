@@ -25,7 +25,7 @@ from jaxtune.train.optax_any import DECAY_HYPERPARAMS
 if TYPE_CHECKING:
     from jaxtune.sweep.task import Task
 
-__all__ = ["bounds", "check_space", "default_space"]
+__all__ = ["bounds", "check_scheduled", "check_space", "default_space"]
 
 
 def bounds(dim: Dimension) -> tuple[float, float]:
@@ -92,6 +92,25 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
             raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
     if task.model != "mlp" and ({"hidden", "layers"} & set(space.names)):
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")
+
+
+def check_scheduled(space: Space, backend: object) -> None:
+    """Raises ValueError when a sweep under a scheduler cannot run as configured.
+
+    Args:
+        space: the sweep's space: it must not search ``epochs`` (the scheduler decides).
+        backend: the sweep's backend, or None for this process (rungs need this process).
+    """
+    if backend is not None:
+        raise ValueError(
+            "backend: a scheduler's rungs run in this process only for now (the Ray "
+            "backend runs plain rounds and zoom rounds); leave out scheduler or backend"
+        )
+    if "epochs" in space:
+        raise ValueError(
+            "scheduler: the space has an 'epochs' dimension; a scheduler decides "
+            "how long each trial trains, so leave epochs out of the space"
+        )
 
 
 def _check_finite(name: str, dim: Dimension) -> None:

@@ -33,7 +33,9 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
-__all__ = ["SCHEDULERS", "Hyperband", "Rung", "SuccessiveHalving", "scheduler_from_dict"]
+from jaxtune.sweep.pbt import PBT
+
+__all__ = ["PBT", "SCHEDULERS", "Hyperband", "Rung", "SuccessiveHalving", "scheduler_from_dict"]
 
 
 class Rung(NamedTuple):
@@ -150,18 +152,18 @@ class Hyperband:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
 
-SCHEDULERS = {"successive_halving": SuccessiveHalving, "hyperband": Hyperband}
+SCHEDULERS = {"successive_halving": SuccessiveHalving, "hyperband": Hyperband, "pbt": PBT}
 _ALIASES = {"sh": "successive_halving", "asha": "successive_halving", "hb": "hyperband"}
 
 
-def scheduler_from_dict(spec: Any) -> SuccessiveHalving | Hyperband | None:
+def scheduler_from_dict(spec: Any) -> SuccessiveHalving | Hyperband | PBT | None:
     """A scheduler from its dict form (``{"kind": "hyperband", ...}``), a name, or None.
 
     Example:
         >>> scheduler_from_dict({"kind": "sh", "max_epochs": 9})
         SuccessiveHalving(min_epochs=1, reduction_factor=3, max_epochs=9)
     """
-    if spec is None or isinstance(spec, SuccessiveHalving | Hyperband):
+    if spec is None or isinstance(spec, SuccessiveHalving | Hyperband | PBT):
         return spec
     if isinstance(spec, str):
         spec = {"kind": spec}

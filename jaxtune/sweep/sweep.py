@@ -32,8 +32,10 @@ from jaxtune.backends import GroupJob, as_backend
 from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep import fingerprint, sampling, stored
+from jaxtune.sweep.checks import check_scheduled
 from jaxtune.sweep.function import as_task
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
+from jaxtune.sweep.pbt_round import run_pbt
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.rungs import RungRound
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
@@ -81,7 +83,8 @@ class Sweep:
             time earlier chunks took; a chunk far slower than that logs one warning.
         scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
             :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
-            Hyperband sets the number of trials itself.
+            Hyperband sets the number of trials itself. Or population-based training
+            of the ``n_trials`` lanes: a :class:`jaxtune.PBT` (``{"kind": "pbt"}``).
         backend: where chunks run: ``"local"`` (default, this process), ``"ray"``, a
             :class:`jaxtune.RayBackend`, or a dict (``{"kind": "ray", "address": ...}``).
             The store stays in this process. Not yet with a ``scheduler``.
@@ -159,17 +162,8 @@ class Sweep:
         self.maximize = maximize
         self.scheduler = scheduler_from_dict(scheduler)
         self.backend = as_backend(backend)
-        if self.backend is not None and self.scheduler is not None:
-            raise ValueError(
-                "backend: a scheduler's rungs run in this process only for now (the Ray "
-                "backend runs plain rounds and zoom rounds); leave out scheduler or backend"
-            )
         if self.scheduler is not None:
-            if "epochs" in self.space:
-                raise ValueError(
-                    "scheduler: the space has an 'epochs' dimension; a scheduler decides "
-                    "how long each trial trains, so leave epochs out of the space"
-                )
+            check_scheduled(self.space, self.backend)
             n_trials = self.scheduler.n_trials(n_trials)
         self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
@@ -375,9 +369,12 @@ class Sweep:
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
-        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
+        if self.scheduler.kind == "pbt":
+            run_pbt(self, store, space, samples, decoded, keys, info, top)
+            return
         writer = ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
         writer.bar_desc(f"round {info['round']}, rungs")
+        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
         try:
             RungRound(
                 task=self.task,

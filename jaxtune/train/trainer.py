@@ -41,6 +41,7 @@ import optax
 from optax import tree_utils as otu
 
 from jaxtune import hyperparams
+from jaxtune.schedules import held_hyperparams, set_hyperparams
 from jaxtune.train import optimizers
 from jaxtune.train.datasets import Dataset, batch_indices
 from jaxtune.train.metrics import History
@@ -64,6 +65,10 @@ class TrainState(NamedTuple):
     key: jax.Array  # () PRNG key: with per-trial order, epoch e's order is fold_in(key, e)
     diverged_epoch: jax.Array  # () int32: 1-based epoch of divergence, 0 if none
     model_state: Any = ()  # what the forward pass updates (batch statistics, RNG streams)
+
+
+def _in_hyperparams(path: tuple[Any, ...], _: Any) -> bool:
+    return len(path) >= 2 and getattr(path[-2], "name", None) == "hyperparams"
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -168,6 +173,32 @@ class Trainer:
         opt_state = self._optimizer(hparams)[0].init(params)
         zero = jnp.zeros((), jnp.int32)
         return TrainState(params, opt_state, zero, data_key, zero, model_state)
+
+    def with_hyperparams(self, state: TrainState, hparams: Mapping[str, Any]) -> TrainState:
+        """``state`` with the optimizer numbers of ``hparams`` written into it, in place.
+
+        The optimizer reads its numbers from its ``inject_hyperparams`` state, not from
+        the ``hparams`` given to :meth:`run`: this writes them there
+        (:func:`jaxtune.set_hyperparams`), so a changed learning rate takes effect with
+        no recompile (what population-based training does to a copied state). The decay
+        hyperparameters are read from ``hparams`` at every :meth:`run`.
+
+        Example:
+            >>> import jax, jaxtune
+            >>> trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), optimizer="sgd")
+            >>> state = jax.jit(trainer.init)({"learning_rate": 0.1}, jax.random.key(0))
+            >>> state = jax.jit(trainer.with_hyperparams)(state, {"learning_rate": 0.05})
+            >>> round(float(state.opt_state[0].hyperparams["learning_rate"]), 6)
+            0.05
+        """
+        fresh = self._optimizer(hparams)[0].init(state.params)
+        numeric, _ = held_hyperparams(state.opt_state)
+        values = {}
+        for name in sorted(numeric):
+            found = otu.tree_get_all_with_path(fresh, name, _in_hyperparams)
+            if found:
+                values[name] = min(found, key=lambda pair: len(pair[0]))[1]
+        return state._replace(opt_state=set_hyperparams(state.opt_state, **values))
 
     def _loss(self, params, model_state, hparams, x, y):
         out, model_state = self._apply_train(params, model_state, x, hparams)
