@@ -193,7 +193,7 @@ hidden = {{ type = "int_uniform", low = 4, high = 16 }}
 
 @pytest.fixture(scope="module")
 def pbt_run(tmp_path_factory, tiny_npz):
-    from jaxtune.cli import _parser, _sweep_from_args
+    from jaxtune.cli.command import _parser, _sweep_from_args
 
     folder = tmp_path_factory.mktemp("pbt")
     cfg = folder / "pbt.toml"
