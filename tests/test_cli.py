@@ -138,8 +138,8 @@ def test_a_full_disk_mid_sweep_exits_2_and_resume_finishes_it(
     results = jaxtune.load(out)
     assert [t.trial for t in results.trials] == list(range(40))
     for got, want in zip(results.trials, reference.trials, strict=True):
-        assert got.hparams == want.hparams
-        np.testing.assert_allclose(got.final["val_loss"], want.final["val_loss"], rtol=1e-5)
+        # Bit-identical: the same programs (stored chunk size) on the same machine.
+        assert (got.hparams, got.final, got.curves) == (want.hparams, want.final, want.curves)
 
 
 def test_show_and_plot(reference, tmp_path, capsys) -> None:
