@@ -23,12 +23,12 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 
 import jax
+from measure import cpu_model  # benchmarks/ is first on sys.path
 
 import jaxtune
 from jaxtune.sweep import PBT, Sweep, Task, default_space
@@ -48,14 +48,6 @@ def _run(task: Task, members: int, seed: int, pbt: PBT) -> tuple[float, object]:
         start = time.perf_counter()
         res = sweep.run()
         return time.perf_counter() - start, res
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def main() -> None:
@@ -101,7 +93,7 @@ def main() -> None:
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "seed"}
     report = {
         "machine": {
-            "cpu": _cpu(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "jax": jax.__version__,
             "jaxtune": jaxtune.__version__,

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 
 import jax
+from measure import cpu_model  # benchmarks/ is first on sys.path
 
 import jaxtune
 from jaxtune import parallel, plots
@@ -44,14 +44,6 @@ def _run(scheduler, n: int, epochs: int, chunk) -> tuple[float, object]:
         start = time.perf_counter()
         res = sweep.run()
         return time.perf_counter() - start, res
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def main() -> None:
@@ -94,7 +86,7 @@ def main() -> None:
     _run(Hyperband(min_epochs=1, max_epochs=args.epochs, reduction_factor=3), 1, args.epochs, 16)
     counts["hyperband"] = len(parallel.cached_programs())
     report = {
-        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "jax": jax.__version__},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "jax": jax.__version__},
         "best_val_accuracy": best,
         "points_behind": 100 * (best["plain"] - best["sh"]),
         "lane_epochs": {"sh": spent["lane_epochs"], "plain": args.trials * args.epochs},

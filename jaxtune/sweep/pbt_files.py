@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtune.sweep.rungs import write_npz
 from jaxtune.train import History
 
 __all__ = ["HISTORY_FIELDS", "load_boundary", "save_boundary"]
@@ -71,12 +71,7 @@ def save_boundary(
     leaves = jax.tree_util.tree_leaves(state)
     arrays |= {f"s{j}": _host(leaf) for j, leaf in enumerate(leaves)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_npz(path, arrays)
 
 
 def load_boundary(path: Path, spec: Any, names: Sequence[str]) -> tuple[Any, ...]:

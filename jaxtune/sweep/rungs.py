@@ -32,7 +32,7 @@ from jaxtune.sweep.records import records_from_outputs
 from jaxtune.sweep.schedulers import Rung
 from jaxtune.train import History
 
-__all__ = ["RungRound", "lane_epochs"]
+__all__ = ["RungRound", "lane_epochs", "write_npz"]
 
 _HIST = ("train_loss", "val_loss", "val_metric", "learning_rate")
 
@@ -52,6 +52,17 @@ def lane_epochs(brackets: Sequence[Sequence[Rung]]) -> int:
             total += rung.lanes * (rung.epochs - prev)
             prev = rung.epochs
     return total
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Writes ``arrays`` to ``path`` atomically: a temporary file, fsync, then a rename,
+    so a kill leaves either the old file or the whole new one, never a torn one."""
+    tmp = path.with_suffix(".tmp.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _key_data(x: Any) -> np.ndarray:
@@ -249,13 +260,7 @@ class RungRound:
         arrays["wall"] = np.asarray(before + wall, np.float64) * np.ones(len(lanes))
         arrays |= {f"s{j}": leaf for j, leaf in enumerate(leaves)}
         self._dir().mkdir(parents=True, exist_ok=True)
-        path = self._dir() / f"r{self.round_}_b{b}_k{k}_{self.first + lanes[0]}.npz"
-        tmp = path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_npz(self._dir() / f"r{self.round_}_b{b}_k{k}_{self.first + lanes[0]}.npz", arrays)
 
     def _load(self, b: int, k: int) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
