@@ -3,8 +3,9 @@ budget is spent.
 
 Every round is a sweep in the run's work folder; its trials are read back with the time
 each was committed (:attr:`jaxtune.results.Results.finished_at`), which is when a user
-watching the store could have seen it. A round that cannot finish before the budget is
-not started (its expected length is the previous round's).
+watching the store could have seen it. Rounds follow each other until the run is killed
+at its budget; in-process (the quick test), a round that cannot finish before the budget
+is not started (its expected length is the previous round's).
 
 - ``jaxtune random`` / ``jaxtune Sobol`` / ``jaxtune TPE``: one sweep grown by
   ``round_trials`` trials per round (``sampler="random"``, ``"quasi_random"``, ``"tpe"``);
@@ -105,8 +106,8 @@ def run_jaxtune(
     last = 0.0
     r = 0
     while r == 0 or not rec.expired():
-        if r and rec.elapsed() + last > rec.budget_s:
-            break  # this round would end after the budget: the user stops here
+        if r and not profile.isolate and rec.elapsed() + last > rec.budget_s:
+            break  # in-process, a round that would end after the budget is not started
         if profile.max_rounds is not None and r >= profile.max_rounds:
             break
         start = time.perf_counter()
