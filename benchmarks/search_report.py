@@ -39,7 +39,7 @@ def table_rows(entries: dict[str, Any], targets: Sequence[float]) -> list[list[s
         for target in targets:
             tt = s["time_to"][f"{target:.4f}"]
             times = [t for t in tt["per_seed"] if t is not None]
-            rng = f" ({min(times):.0f}-{max(times):.0f})" if times else ""
+            rng = f" ({min(times):.1f}-{max(times):.1f})" if times else ""
             n = len(tt["per_seed"])
             row.append(f"{_fmt_s(tt['median_s'])}{rng} [{tt['reached']}/{n}]")
         rows.append(row)

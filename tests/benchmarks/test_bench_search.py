@@ -146,7 +146,7 @@ def test_table_rows(curves, report):
     }
     rows = report.table_rows(entries, (0.98,))
     assert rows[0] == ["jaxtune random", "ok", "1", "98.10 (50.00-99.00)", "10.0",
-                       "13.0 (10-13) [2/3]"]  # fmt: skip
+                       "13.0 (10.0-13.0) [2/3]"]  # fmt: skip
     assert rows[1][1].startswith("n/a") and len(rows[1]) == len(report.headers((0.98,)))
 
 
