@@ -53,6 +53,8 @@ def jaxtune_missing(strategy: str) -> str | None:
         return "n/a (not in this build)"
     if strategy in ("jaxtune TPE", "jaxtune TPE+HB") and not _has_sampler("tpe"):
         return "n/a (not in this build)"
+    if strategy == "jaxtune TPE+HB":  # Sweep refuses a model-based sampler with a scheduler
+        return "n/a (TPE with a scheduler: not yet)"
     return None
 
 
