@@ -27,6 +27,15 @@ def files(tmp_path_factory, tiny_npz):
     (root / "a_file").write_text("x")
     (root / "folder").mkdir()
     (root / "empty_store").mkdir()
+    # Bounds valid in float64 that float32/int32 samples cannot hold: refused when built.
+    space = {
+        "lr_to_zero": 'learning_rate = { type = "log_uniform", low = 1e-50, high = 1.0 }',
+        "momentum_to_one": 'momentum = { type = "one_minus_log_uniform", low = 0.9, '
+        "high = 0.99999999 }",
+        "int32_wraps": "batch_size = 3000000000",
+    }
+    for stem, line in space.items():
+        (root / f"{stem}.toml").write_text(f"[space]\n{line}\n")
     return {"store": str(store), "root": str(root), "npz": tiny_npz}
 
 
@@ -48,6 +57,9 @@ CLI_CASES = [
     ("config is a folder", ["sweep", "{root}/folder"], "folder"),
     ("config is binary", ["sweep", "{root}/binary.toml"], "binary.toml"),
     ("config missing", ["sweep", "{root}/nosuch.toml"], "nosuch.toml"),
+    ("log low rounds to 0", ["sweep", "{root}/lr_to_zero.toml"], "low must lie in"),
+    ("beta high rounds to 1", ["sweep", "{root}/momentum_to_one.toml"], "0.99999994"),
+    ("fixed int wraps", ["sweep", "{root}/int32_wraps.toml"], "(int32 samples)"),
     ("out empty", ["sweep", "--out", ""], "--out"),
     ("unknown flag", ["sweep", "--nosuch"], "--nosuch"),
     ("unknown command", ["nosuch"], "nosuch"),

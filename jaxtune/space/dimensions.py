@@ -27,6 +27,14 @@ import numpy as np
 
 Label = str | bool | int | float
 
+# Samples are float32 and int32: values validated in float64 must survive that cast.
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32 (CPUs flush below)
+F32_BELOW_1 = 1.0 - 2.0**-24  # largest float32 below 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+F32_ENDS = (-F32_MAX, F32_MAX, "float32 samples")
+INT32_ENDS = (INT32_MIN, INT32_MAX, "int32 samples")
+
 
 def as_real(cls: str, arg: str, value: Any) -> float:
     """Checks that ``value`` is a finite real number (bool excluded) and returns a float."""
@@ -35,6 +43,13 @@ def as_real(cls: str, arg: str, value: Any) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{cls}: {arg} must be finite, got {value!r}")
     return float(value)
+
+
+def check_sample(cls: str, arg: str, value: float, low: float, high: float, why: str) -> None:
+    """Raises ValueError unless ``low <= value <= high``: what survives the sample dtype."""
+    if not low <= value <= high:
+        ends = ", ".join(str(e) if isinstance(e, int) else f"{e:.9g}" for e in (low, high))
+        raise ValueError(f"{cls}: {arg} must lie in [{ends}] ({why}), got {value}")
 
 
 def as_integer(cls: str, arg: str, value: Any) -> int:
@@ -94,8 +109,14 @@ class Dimension(abc.ABC):
         return self._from_unit(jnp.asarray(u, jnp.float32), jnp)
 
     def to_unit(self, x: jax.typing.ArrayLike) -> jax.Array:
-        """Maps encoded values to unit coordinates (float32); inverse of ``from_unit``."""
-        return self._to_unit(jnp.asarray(x, self.dtype), jnp).astype(jnp.float32)
+        """Maps encoded values to unit coordinates (float32); inverse of ``from_unit``.
+
+        The result lies in ``[0, 1]``: float32 rounding at a bound (``Uniform(0.1,
+        0.3).to_unit(0.3)`` computes 1.0000001) and values outside the dimension are
+        clipped to the nearest end.
+        """
+        u = self._to_unit(jnp.asarray(x, self.dtype), jnp).astype(jnp.float32)
+        return jnp.clip(u, 0.0, 1.0)
 
     def contains(self, x: jax.typing.ArrayLike) -> jax.Array:
         """Boolean array: which encoded values belong to this dimension (in float32)."""
@@ -179,6 +200,8 @@ class _Interval(Dimension):
         object.__setattr__(self, "high", high)
         if not low < high:
             raise ValueError(f"{name}: needs low < high, got low={low}, high={high}")
+        for arg, value in (("low", low), ("high", high)):
+            check_sample(name, arg, value, -F32_MAX, F32_MAX, "float32 samples")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.low!r}, {self.high!r})"
@@ -220,6 +243,11 @@ class Uniform(_Interval):
 
     kind: ClassVar[str] = "uniform"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        width = self.high - self.low  # from_unit scales by it in float32
+        check_sample("Uniform", "high - low", width, 0.0, F32_MAX, "float32 samples")
+
     def _from_unit(self, u: Any, xp: ModuleType) -> Any:
         return self._clip(self.low + u * (self.high - self.low), xp)
 
@@ -245,6 +273,8 @@ class LogUniform(_Interval):
         super().__post_init__()
         if self.low <= 0:
             raise ValueError(f"LogUniform: needs 0 < low < high (log scale), got low={self.low}")
+        # Below the smallest normal float32, a sample rounds (or flushes) to 0.
+        check_sample("LogUniform", "low", self.low, F32_TINY, F32_MAX, "float32 samples")
 
     def _from_unit(self, u: Any, xp: ModuleType) -> Any:
         a, b = math.log(self.low), math.log(self.high)
@@ -276,6 +306,11 @@ class OneMinusLogUniform(_Interval):
             raise ValueError(
                 "OneMinusLogUniform: needs 0 < low < high < 1 (1 - x on a log scale), "
                 f"got low={self.low}, high={self.high}"
+            )
+        # Float32 samples: high nearer 1 than 2**-24 rounds to 1, a tiny low to 0.
+        for arg, value in (("low", self.low), ("high", self.high)):
+            check_sample(
+                "OneMinusLogUniform", arg, value, F32_TINY, F32_BELOW_1, "float32 samples"
             )
 
     def _from_unit(self, u: Any, xp: ModuleType) -> Any:
@@ -309,6 +344,9 @@ class Fixed(Dimension):
             raise TypeError(f"Fixed: value must be a number, string or bool, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"Fixed: value must be finite, got {value!r}")
+        if is_number(value):  # no wrap-around of int32, no overflow of float32
+            ends = INT32_ENDS if isinstance(value, int) else F32_ENDS
+            check_sample("Fixed", "value", value, *ends)
         object.__setattr__(self, "value", value)
 
     def __repr__(self) -> str:

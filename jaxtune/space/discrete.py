@@ -17,6 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune.space.dimensions import (
+    F32_ENDS,
+    INT32_ENDS,
+    INT32_MAX,
+    INT32_MIN,
     Dimension,
     Fixed,
     Label,
@@ -26,6 +30,7 @@ from jaxtune.space.dimensions import (
     as_integer,
     check_count,
     check_margin,
+    check_sample,
     is_number,
     plain,
     typed_values,
@@ -69,8 +74,8 @@ class IntUniform(Dimension):
             raise ValueError(f"IntUniform: needs low < high, got low={low}, high={high}")
         if self.log and low < 1:
             raise ValueError(f"IntUniform: log=True needs 1 <= low < high, got low={low}")
-        if not -(2**31) <= low < high < 2**31 - 1:
-            raise ValueError(f"IntUniform: bounds must fit int32, got low={low}, high={high}")
+        for arg, value in (("low", low), ("high", high)):  # high + 1 must fit too
+            check_sample("IntUniform", arg, value, INT32_MIN, INT32_MAX - 1, "int32 samples")
 
     def __repr__(self) -> str:
         log = ", log=True" if self.log else ""
@@ -121,7 +126,8 @@ class IntUniform(Dimension):
 class Choice(Dimension):
     """One of a list of values, each equally likely.
 
-    Numbers (all ints: int32, else float32) appear in samples as themselves. Anything
+    Numbers (all ints: int32, else float32) appear in samples as themselves, so they
+    must fit: ints mixed with floats within ``+-2**24`` (exact in float32). Anything
     else (strings, booleans, or a mix with numbers) appears as the int32 index of the
     value; ``labels`` and ``decode`` turn indices back into values.
 
@@ -146,6 +152,8 @@ class Choice(Dimension):
             raise TypeError(f"Choice: values must be numbers, strings or bools, got {bad!r}")
         if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             raise ValueError(f"Choice: values must be finite, got {list(values)}")
+        if self.labels is None:
+            self._check_numbers()
         # Compare encoded values: 0.1 and 0.1 + 1e-12 are one float32.
         keys = values if self.labels is not None else tuple(self._array(np).tolist())
         if len(set(keys)) != len(keys):
@@ -154,6 +162,15 @@ class Choice(Dimension):
 
     def __repr__(self) -> str:
         return f"Choice({list(self.values)!r})"
+
+    def _check_numbers(self) -> None:
+        # Samples hold the numbers: int32 if all are ints, else float32, which holds every
+        # int up to 2**24 exactly (16777217 would be sampled as 16777216.0).
+        exact = (-(2**24), 2**24, "ints with floats are float32 samples, exact up to 2**24")
+        int_ends = exact if self.dtype == np.float32 else INT32_ENDS
+        for v in self.values:
+            low, high, why = int_ends if isinstance(v, int) else F32_ENDS
+            check_sample("Choice", "values", v, low, high, why)
 
     # Equality sees types: Choice([1, 2]) samples int32, Choice([1.0, 2.0]) float32.
     def __eq__(self, other: object) -> bool:

@@ -281,7 +281,8 @@ class Space(Mapping[str, Dimension]):
     def to_unit(self, samples: Mapping[str, jax.typing.ArrayLike]) -> jax.Array:
         """Samples to unit coordinates, shape ``(..., len(space))`` in dimension order.
 
-        Continuous values map exactly (inside ``[0, 1]`` when inside the bounds); an
+        Continuous values map exactly, clipped to ``[0, 1]`` (float32 rounding at a bound
+        never steps past it; values outside the bounds go to the nearest end); an
         integer or a choice maps to the middle of its slice, a Fixed value to 0.5.
         """
         return samplers.to_unit(self, {k: samples[k] for k in self._dims})

@@ -12,6 +12,7 @@ from space_helpers import N, full_space
 from jaxtune.space import (
     DIMENSION_TYPES,
     Choice,
+    Fixed,
     IntUniform,
     LogUniform,
     OneMinusLogUniform,
@@ -178,3 +179,36 @@ def test_wrong_types_raise_type_error(key):
 def test_non_finite_bounds_are_rejected():
     with pytest.raises(ValueError, match="high must be finite"):
         Uniform(0.0, math.inf)
+
+
+# Values that pass the float64 checks but that a float32 or int32 sample cannot hold:
+# each used to sample something else (1.0, 0.0, -2**31, 16777216.0) without a word.
+UNHELD = [
+    (lambda: OneMinusLogUniform(0.9, 0.99999999), r"high must lie in \[.*, 0\.99999994\]"),
+    (lambda: OneMinusLogUniform(1e-50, 0.5), r"low must lie in \[1\.1754943\de-38, "),
+    (lambda: LogUniform(1e-50, 1.0), r"low must lie in \[1\.1754943\de-38, "),
+    (lambda: Uniform(-1e39, 1.0), r"low must lie in \[-3\.4028234\de\+38, "),
+    (lambda: Uniform(-3e38, 3e38), r"high - low must lie in \[0, "),
+    (lambda: Fixed(2**31), r"value must lie in \[-2147483648, 2147483647\] \(int32"),
+    (lambda: Fixed(-(2**31) - 1), r"value must lie in \[-2147483648, 2147483647\]"),
+    (lambda: Fixed(1e39), r"value must lie in \[-3\.4028234\de\+38, "),
+    (lambda: IntUniform(0, 2**31 - 1), r"high must lie in \[-2147483648, 2147483646\]"),
+    (lambda: Choice([1, 2**31]), r"values must lie in \[-2147483648, 2147483647\]"),
+    (lambda: Choice([16777217, 0.5]), r"values must lie in \[-16777216, 16777216\]"),
+    (lambda: Choice([-16777217, 0.5]), r"values must lie in \[-16777216, 16777216\]"),
+    (lambda: Choice([1, 1e39]), r"values must lie in \[-3\.4028234\de\+38, "),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), UNHELD)
+def test_values_the_samples_cannot_hold_are_refused(build, message):
+    with pytest.raises(ValueError, match=message) as err:
+        build()
+    assert len(str(err.value).splitlines()) == 1
+
+
+def test_values_at_the_ends_of_the_sample_dtypes_are_kept():
+    assert Choice([16777216, -16777216, 0.5]).from_unit(jnp.zeros(1)).tolist() == [16777216.0]
+    assert Choice([2**31 - 1, -(2**31)]).from_unit(jnp.zeros(1)).tolist() == [2**31 - 1]
+    assert Fixed(-(2**31)).from_unit(jnp.zeros(1)).tolist() == [-(2**31)]
+    assert Choice(["a", 2**40]).decode([1]) == [2**40]  # labels: samples hold the index

@@ -1,9 +1,10 @@
 """Property-based tests (Hypothesis) for jaxtune.space: unit maps, samplers, zoom, forms.
 
 Bounds are drawn at random. The strategies for sampling draw bounds that float32 (the
-dtype of samples) represents, inside its range; the ``xfail`` examples mark known bugs
-outside that, reported with the issue. Eager dimension calls keep one array shape per
-test, so a new example reuses compiled operations instead of tracing again.
+dtype of samples) represents, inside its range; bounds that float32 or int32 cannot
+hold are refused at construction (see ``test_dimensions.py``). Eager dimension calls keep
+one array shape per test, so a new example reuses compiled operations instead of tracing
+again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 from jaxtune.space import Choice, Fixed, IntUniform, LogUniform, OneMinusLogUniform, Space, Uniform
 
 EPS32 = float(np.finfo(np.float32).eps)
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32
 N_UNIT = 16  # unit numbers per example; fixed, so eager operations compile once
 PAD = 1024  # fixed length for membership checks of grid columns (at most 5**4 values)
 # No deadline (a first call compiles), no example database (no .hypothesis/ folder).
@@ -57,7 +60,7 @@ def uniforms(draw: st.DrawFn) -> Uniform:
 
 @st.composite
 def one_minus_log_uniforms(draw: st.DrawFn) -> OneMinusLogUniform:
-    """OneMinusLogUniform, float32 bounds, ``1 - high >= 1e-6`` (closer: an xfail example)."""
+    """OneMinusLogUniform, float32 bounds, ``1 - high >= 1e-6``."""
     e = draw(st.floats(0.01, 5))
     low, high = f32(1 - 10.0**-e), f32(1 - 10.0 ** -(e + draw(st.floats(1e-3, 6 - e))))
     assume(low < high)
@@ -74,8 +77,9 @@ def int_uniforms(draw: st.DrawFn) -> IntUniform:
 
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
-# Choice floats stay inside the float32 range (1e39 overflows to inf while casting).
-NUMBERS = st.one_of(INT32, st.floats(-1e30, 1e30, allow_nan=False))
+# Ints in a Choice with floats are float32 samples: exact (and allowed) up to 2**24.
+SMALL_INT = st.integers(-(2**24), 2**24)
+NUMBERS = st.one_of(SMALL_INT, st.floats(-1e30, 1e30, allow_nan=False))
 LABELS = st.one_of(st.text(max_size=6), st.booleans(), NUMBERS)
 
 
@@ -107,11 +111,8 @@ def choices(values: st.SearchStrategy = LABELS) -> st.SearchStrategy[Choice]:
 
 FIXED_VALUES = st.one_of(st.text(max_size=6), st.booleans(), INT32, st.floats(-1e30, 1e30))
 RANGES = (log_uniforms(), uniforms(), one_minus_log_uniforms(), int_uniforms())
-SAMPLED = st.one_of(*RANGES, choices(), choices(NUMBERS), FIXED_VALUES.map(Fixed))
-# Ints in a Choice with floats are float32 samples: beyond 2**24 see the zoom xfail example.
-SMALL_INT = st.integers(-(2**24), 2**24)
-ZOOM_LABELS = st.one_of(st.text(max_size=6), st.booleans(), SMALL_INT, st.floats(-1e30, 1e30))
-ZOOMED = st.one_of(*RANGES, choices(ZOOM_LABELS), choices(INT32))
+SAMPLED = st.one_of(*RANGES, choices(), choices(NUMBERS), choices(INT32), FIXED_VALUES.map(Fixed))
+ZOOMED = st.one_of(*RANGES, choices(), choices(INT32))
 UNITS = st.lists(st.floats(0, 1), min_size=N_UNIT - 5, max_size=N_UNIT - 5).map(
     lambda u: np.asarray([*EDGES, *u], np.float32)
 )
@@ -119,8 +120,8 @@ UNITS = st.lists(st.floats(0, 1), min_size=N_UNIT - 5, max_size=N_UNIT - 5).map(
 
 @st.composite
 def any_dimensions(draw: st.DrawFn):
-    """Any valid dimension, bounds anywhere in float64: for the plain-data round trips."""
-    real = st.floats(allow_nan=False, allow_infinity=False)
+    """Any valid dimension, bounds anywhere float32 holds: for the plain-data round trips."""
+    real = st.floats(-F32_MAX, F32_MAX)
     kind = draw(st.sampled_from(["uniform", "log", "one_minus", "int", "choice", "fixed"]))
     if kind == "choice":
         return draw(choices())
@@ -131,9 +132,9 @@ def any_dimensions(draw: st.DrawFn):
         low = draw(st.integers(1 if log else -(2**31), 2**31 - 3))
         return IntUniform(low, draw(st.integers(low + 1, 2**31 - 2)), log=log)
     cls, values = {
-        "uniform": (Uniform, real),
-        "log": (LogUniform, st.floats(0, exclude_min=True, allow_infinity=False)),
-        "one_minus": (OneMinusLogUniform, st.floats(0, 1, exclude_min=True, exclude_max=True)),
+        "uniform": (Uniform, st.floats(-F32_MAX / 2, F32_MAX / 2)),  # width <= F32_MAX
+        "log": (LogUniform, st.floats(F32_TINY, F32_MAX)),
+        "one_minus": (OneMinusLogUniform, st.floats(F32_TINY, 1 - 2**-24)),
     }[kind]
     low, high = sorted(draw(st.lists(values, min_size=2, max_size=2, unique=True)))
     return cls(low, high)
@@ -178,21 +179,6 @@ def round_trip_tolerance(dim, x: np.ndarray) -> np.ndarray | float:
     return 0.0
 
 
-def unit_slack(dim) -> float:
-    """How far past [0, 1] ``to_unit`` of an in-bounds value may go (0: strictly inside).
-
-    KNOWN BUG (reported): the docs promise [0, 1], but LogUniform and
-    OneMinusLogUniform compute ``log`` in float32 against float64 ends, so values at a
-    bound map up to a few float32 steps of the log scale past it (e.g.
-    ``LogUniform(2e-5, 7e-4).to_unit(7e-4) == 1.0000001``). Their slack is those steps
-    over the scale's width; every other dimension is held to [0, 1] exactly.
-    """
-    if isinstance(dim, (LogUniform, OneMinusLogUniform)):
-        a, b = log_ends(dim)
-        return 4 * EPS32 * (1 + max(abs(a), abs(b))) / abs(b - a)
-    return 0.0
-
-
 def contains_all(dim, values: np.ndarray) -> bool:
     """Whether ``dim.contains`` holds for every value, padded to one fixed length."""
     values = np.asarray(values)
@@ -203,23 +189,15 @@ def contains_all(dim, values: np.ndarray) -> bool:
 # -- unit coordinates -----------------------------------------------------------------------
 
 EDGE_U = np.resize(np.float32(EDGES), N_UNIT)
-F32_BUG = "BUG: bounds pass validation in float64 but float32 rounds them"
 
 
 @FAST
 @given(dim=SAMPLED, u=UNITS)
-@example(dim=Uniform(0.1, 0.3), u=EDGE_U).xfail(
-    raises=AssertionError, reason="BUG: Uniform(0.1, 0.3).to_unit(0.3) == 1.0000001 > 1"
-)
-@example(dim=OneMinusLogUniform(0.9, 0.99999999), u=EDGE_U).xfail(
-    raises=AssertionError, reason=f"{F32_BUG}: high to 1.0, so samples of 1.0"
-)
-@example(dim=LogUniform(1e-50, 1.0), u=EDGE_U).xfail(
-    raises=AssertionError, reason=f"{F32_BUG}: low to 0.0, so samples of 0.0"
-)
-@example(dim=Fixed(2**31), u=EDGE_U).xfail(
-    raises=AssertionError, reason="BUG: Fixed(2**31) samples -2**31 (int32 wraps silently)"
-)
+@example(dim=Uniform(0.1, 0.3), u=EDGE_U)  # was a bug: to_unit(0.3) == 1.0000001
+@example(dim=LogUniform(2e-5, 7e-4), u=EDGE_U)  # was a bug: to_unit(7e-4) == 1.0000001
+@example(dim=OneMinusLogUniform(0.9, f32(1 - 2**-24)), u=EDGE_U)  # the nearest to 1
+@example(dim=LogUniform(F32_TINY, 1.0), u=EDGE_U)  # the nearest to 0
+@example(dim=Fixed(2**31 - 1), u=EDGE_U)
 def test_unit_round_trip_inside_bounds(dim, u):
     x = dim.from_unit(u)
     assert x.dtype == dim.dtype and x.shape == (N_UNIT,)
@@ -234,8 +212,7 @@ def test_unit_round_trip_inside_bounds(dim, u):
         assert np.all(x64 < 1)
     v = np.asarray(dim.to_unit(x), np.float64)
     assert np.all(np.isfinite(v))
-    slack = unit_slack(dim)
-    assert np.all(v >= -slack) and np.all(v <= 1 + slack), (v.min(), v.max())
+    assert np.all(v >= 0) and np.all(v <= 1), (v.min(), v.max())  # [0, 1], no slack
     back = np.asarray(dim.from_unit(v), np.float64)
     assert np.all(np.abs(back - x64) <= round_trip_tolerance(dim, x64))
 
@@ -295,10 +272,8 @@ def assert_inside(new, old) -> None:
     k=st.integers(1, N_UNIT),
     margin=st.one_of(st.just(0.0), st.just(1.0), st.floats(0, 1)),
 )
-@example(space=Space(x=Choice([16777217, 0.5])), u=[0.0] * N_UNIT, k=1, margin=0.0).xfail(
-    raises=AssertionError,
-    reason="BUG: float32 samples 16777216.0, zoom gives int32 Choice([16777217]) without it",
-)
+# Choice([16777217, 0.5]) sampled 16777216.0: now refused (see test_dimensions.py).
+@example(space=Space(x=Choice([16777216, 0.5])), u=[0.0] * N_UNIT, k=1, margin=0.0)
 def test_zoom_stays_inside_and_keeps_every_point(space, u, k, margin):
     # The first k points (repeated up to N_UNIT) are the "best trials".
     u = np.resize(np.asarray(u[:k], np.float32), N_UNIT)
