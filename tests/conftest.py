@@ -5,9 +5,21 @@ here by name, each with the reason it is harmless.
 """
 
 import os
+import tempfile
 
 # Plots in tests never open a window.
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# One persistent XLA cache for the whole run, set before jax is imported, so that the test
+# workers, the commands and notebook kernels they start, and Ray actors all inherit it:
+# tests build many identical tiny programs in separate processes, and compiling them is
+# most of the suite's time. Entries are keyed by jax version, program and flags, so a
+# later run (another checkout, another jax) can share the folder safely.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(tempfile.gettempdir(), f"jaxtune-tests-xla-{os.getuid()}"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax
 import pytest
