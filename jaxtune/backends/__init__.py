@@ -9,6 +9,7 @@ into chunks by trial index), ``worker`` (the actor), ``ray_backend`` (the driver
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +43,7 @@ def as_backend(spec: Any) -> RayBackend | None:
         None for the local backend, else the backend.
 
     Raises:
-        ValueError: an unknown kind or option, naming the allowed ones.
+        ValueError: an unknown kind or option, naming the allowed ones; Ray missing.
 
     Example:
         >>> as_backend("local") is None
@@ -52,6 +53,8 @@ def as_backend(spec: Any) -> RayBackend | None:
     """
     if spec is None or spec == "local":
         return None
+    if importlib.util.find_spec("ray") is None:  # before any file is written
+        raise ValueError("backend: Ray is not installed; pip install 'jaxtune[ray]'")
     if isinstance(spec, RayBackend):
         return spec
     if spec == "ray":

@@ -33,7 +33,18 @@ class UsageError(Exception):
 
 
 def count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``."""
+    """An argparse type: an integer >= ``minimum``.
+
+    Args:
+        minimum: the smallest value allowed.
+
+    Returns:
+        The parser, for ``add_argument(type=...)``.
+
+    Example:
+        >>> count(1)("3")
+        3
+    """
 
     def parse(text: str) -> int:
         try:
@@ -48,13 +59,38 @@ def count(minimum: int) -> Callable[[str], int]:
 
 
 def nonempty(text: str) -> str:
-    """An argparse type: a string that is not blank."""
+    """An argparse type: a string that is not blank.
+
+    Args:
+        text: the argument as given.
+
+    Returns:
+        ``text`` itself.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is empty or only spaces.
+    """
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
 
 
 def positive(text: str) -> float:
+    """An argparse type: a finite number > 0.
+
+    Args:
+        text: the argument as given.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, or not finite and positive.
+
+    Example:
+        >>> positive("1e-3")
+        0.001
+    """
     try:
         value = float(text)
     except ValueError:
@@ -65,7 +101,17 @@ def positive(text: str) -> float:
 
 
 def read_config(path: str) -> dict[str, Any]:
-    """The TOML file at ``path``, its top-level keys checked against :data:`CONFIG_KEYS`."""
+    """The TOML file at ``path``, its top-level keys checked against :data:`CONFIG_KEYS`.
+
+    Args:
+        path: the config file.
+
+    Returns:
+        The parsed table.
+
+    Raises:
+        UsageError: no such file, a folder, not TOML, unreadable, or an unknown key.
+    """
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a folder; give a TOML config file (see examples/)")
     if not os.path.isfile(path):
@@ -84,7 +130,24 @@ def read_config(path: str) -> dict[str, Any]:
 
 
 def typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    """``config[key]`` (None when absent), checked to be a ``kind`` (never a bool)."""
+    """``config[key]`` (None when absent), checked to be a ``kind`` (never a bool).
+
+    Args:
+        config: the parsed config.
+        key: the top-level key.
+        kind: the type its value must have.
+        where: the file, for the message.
+
+    Returns:
+        The value, or None.
+
+    Raises:
+        UsageError: the value has another type.
+
+    Example:
+        >>> typed({"trials": 5}, "trials", int, "sweep.toml")
+        5
+    """
     value = config.get(key)
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
         raise UsageError(f"{where}: {key!r} must be {kind.__name__}, got {value!r}")

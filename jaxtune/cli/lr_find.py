@@ -13,7 +13,11 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
-    """Adds the ``lr-find`` subcommand to ``sub`` (argparse subparsers)."""
+    """Adds the ``lr-find`` subcommand and its options.
+
+    Args:
+        sub: the command's argparse subparsers.
+    """
     c = sub.add_parser("lr-find", help="learning-rate range test of a config's task")
     c.add_argument("config", nargs="?", help="a TOML config file; its [task] is used")
     c.add_argument("--out", type=nonempty, help="folder of the PNG (default runs/lr_find)")
@@ -25,7 +29,18 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``jaxtune lr-find``: the range test of the config's task (its default optimizer and
-    mini-batch size); prints the suggestions per lane and writes ``<out>/lr_find.png``."""
+    mini-batch size); prints the suggestions per lane and writes ``<out>/lr_find.png``.
+
+    Args:
+        args: the parsed command line (``config``, ``out``, ``steps``, ``min_lr``,
+            ``max_lr``, ``seeds``).
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        UsageError: a bad config, data file, folder or range (exit status 2).
+    """
     import jax
 
     from jaxtune.sweep import Task

@@ -137,7 +137,9 @@ def population_plot(
         mine = [r for r in rows if r["trial"] == t]
         xs, ys = _steps(mine, name)
         ax.plot(xs, ys, color="0.6", alpha=0.4, linewidth=0.8)
-    if trial_id is None and rows:
+    if rows and name not in rows[0]["hparams"]:
+        raise ValueError(f"name must be one of {sorted(rows[0]['hparams'])}, got {name!r}")
+    if trial_id is None and rows and results.best(1):  # none while no trial finished
         trial_id = results.best(1)[0].trial
     if trial_id is not None:
         xs, ys = _steps(path(results, trial_id), name)

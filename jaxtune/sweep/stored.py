@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -141,7 +142,7 @@ def forget_extension(store: Store, round_: int) -> None:
 
 
 def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
-    """Delete a jaxtune store's database in ``path`` (other files stay), under its lock.
+    """Delete a jaxtune store's database and saved states in ``path``, under its lock.
 
     Nothing happens when ``path`` holds no ``sweep.db``.
 
@@ -170,6 +171,8 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
             (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
         for name in extra:
             (folder / name).unlink(missing_ok=True)
+        # Saved training states (rungs, PBT boundaries) belong to the old sweep too.
+        shutil.rmtree(folder / "rungs", ignore_errors=True)
     log.info("overwrite: emptied %s", folder)
 
 

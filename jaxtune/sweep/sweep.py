@@ -162,6 +162,9 @@ class Sweep:
         self.maximize = maximize
         self.scheduler = scheduler_from_dict(scheduler)
         self.backend = as_backend(backend)
+        if self.backend is not None and is_model_based(sampler):
+            raise ValueError("backend: a model-based sampler's rounds run in this process "
+                             "only for now; leave out sampler or backend")  # fmt: skip
         if self.scheduler is not None:
             check_scheduled(self.space, self.backend)
             n_trials = self.scheduler.n_trials(n_trials)

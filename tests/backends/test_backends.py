@@ -61,6 +61,14 @@ def test_a_scheduler_with_a_backend_says_it_waits(tiny_npz, tmp_path) -> None:
         )
 
 
+def test_a_model_based_sampler_with_a_backend_says_it_waits(tiny_npz, tmp_path) -> None:
+    space = {"learning_rate": {"type": "log_uniform", "low": 0.01, "high": 0.5}}
+    with pytest.raises(ValueError, match="model-based sampler's rounds run in this process"):
+        jaxtune.Sweep(space, Task(dataset=tiny_npz), 8, store=str(tmp_path / "s"),
+                      sampler="tpe", batch=4, backend="ray")  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
 def test_chunks_are_cut_by_trial_index() -> None:
     jobs = [
         GroupJob(None, {}, np.zeros((10, 2), np.uint32), None, 4),

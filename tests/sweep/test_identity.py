@@ -66,9 +66,12 @@ def test_a_changed_dataset_is_refused_for_the_built_in_task(tmp_path):
         changed.run()
     # overwrite=True starts afresh in the same folder; other files stay.
     (tmp_path / "s" / "notes.txt").write_text("mine")
+    (tmp_path / "s" / "rungs").mkdir()  # the old sweep's saved states go with it
+    (tmp_path / "s" / "rungs" / "r0_pbt_g0_i1.npz").write_bytes(b"old")
     fresh = Sweep(space, Task(**task.to_dict()), 2, store=store, quiet=True, overwrite=True)
     assert len(fresh.run().trials) == 2
     assert (tmp_path / "s" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "s" / "rungs").exists()
     assert len(fresh.run().trials) == 2  # a second run() resumes: overwrite acts once
 
 

@@ -230,6 +230,8 @@ def test_lineage_and_new_rates_written_into_the_optimizer_state(pbt_run, tmp_pat
     assert len(fig.axes[0].lines) == 8 + 1 and fig.axes[0].get_yscale() == "log"
     with pytest.raises(ValueError, match="trial_id"):
         res.schedule(99)
+    with pytest.raises(ValueError, match="name must be one of"):
+        jaxtune.plots.population_plot(res, name="lr")
 
 
 def test_killed_at_an_interval_boundary_resumes_exactly(pbt_run, tmp_path):
