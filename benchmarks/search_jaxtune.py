@@ -44,7 +44,8 @@ JAXTUNE_STRATEGIES = (
 
 
 def _has_sampler(name: str) -> bool:
-    return name in getattr(jaxtune.sweep, "SAMPLERS", ())
+    model = getattr(getattr(jaxtune.sweep, "model_rounds", None), "MODEL_SAMPLERS", ())
+    return name in (*getattr(jaxtune.sweep, "SAMPLERS", ()), *model)
 
 
 def jaxtune_missing(strategy: str) -> str | None:
