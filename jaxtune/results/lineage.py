@@ -130,15 +130,15 @@ def population_plot(
     Returns:
         The Figure: faded steps for every lane and interval, a strong line for the path.
     """
-    fig, ax = new_axes(ax, figsize=(6.5, 4.0))
     rows = lineage(results)
+    if rows and name not in rows[0]["hparams"]:
+        raise ValueError(f"name must be one of {sorted(rows[0]['hparams'])}, got {name!r}")
+    fig, ax = new_axes(ax, figsize=(6.5, 4.0))
     trials = sorted({r["trial"] for r in rows})
     for t in trials:
         mine = [r for r in rows if r["trial"] == t]
         xs, ys = _steps(mine, name)
         ax.plot(xs, ys, color="0.6", alpha=0.4, linewidth=0.8)
-    if rows and name not in rows[0]["hparams"]:
-        raise ValueError(f"name must be one of {sorted(rows[0]['hparams'])}, got {name!r}")
     if trial_id is None and rows and results.best(1):  # none while no trial finished
         trial_id = results.best(1)[0].trial
     if trial_id is not None:

@@ -181,6 +181,8 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert digits["targets"] == [0.98, 0.985]
     for name in ("jaxtune random", "optuna random+median", "hyperoptax random"):
         entry = digits["strategies"][name]
+        if name == "hyperoptax random" and entry["status"] == "n/a (pip install hyperoptax)":
+            continue  # hyperoptax is in the bench extra, not in test
         assert entry["status"] == "ok", (name, entry)
         (curve,) = entry["curves"]
         assert curve and all(0 <= t <= digits["budget_s"] for t, _ in curve)
