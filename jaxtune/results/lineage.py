@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jaxtune.results.axes import PathLike, new_axes, save
+from jaxtune.sweep.pbt_round import LINEAGE_KEY
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["lineage", "path", "population_plot", "schedule"]
 
-KEY = "pbt_lineage"
+KEY = LINEAGE_KEY  # where PBT writes the lineage in the store's meta
 
 
 def _meta(results_or_meta: Any) -> Mapping[str, Any]:

@@ -29,17 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtune.sweep.rungs import write_npz
+from jaxtune.sweep.rungs import HISTORY_FIELDS, host_array, write_npz
 from jaxtune.train import History
 
-__all__ = ["HISTORY_FIELDS", "load_boundary", "save_boundary"]
-
-HISTORY_FIELDS = ("train_loss", "val_loss", "val_metric", "learning_rate")
-
-
-def _host(x: Any) -> np.ndarray:
-    is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
-    return np.asarray(jax.random.key_data(x) if is_key else x)
+__all__ = ["load_boundary", "save_boundary"]
 
 
 def save_boundary(
@@ -69,7 +62,7 @@ def save_boundary(
     arrays |= {f"hp_{n}": np.asarray(v) for n, v in hp.items()}
     arrays |= {f"l_{name}": np.stack(v) for name, v in lineage.items()}
     leaves = jax.tree_util.tree_leaves(state)
-    arrays |= {f"s{j}": _host(leaf) for j, leaf in enumerate(leaves)}
+    arrays |= {f"s{j}": host_array(leaf) for j, leaf in enumerate(leaves)}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_npz(path, arrays)
 

@@ -37,14 +37,14 @@ from jaxtune.space import Fixed
 from jaxtune.store import TrialRecord, clean_float
 from jaxtune.sweep.explore import make_exploit
 from jaxtune.sweep.pbt import PBT
-from jaxtune.sweep.pbt_files import HISTORY_FIELDS, load_boundary, save_boundary
+from jaxtune.sweep.pbt_files import load_boundary, save_boundary
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
+from jaxtune.sweep.rungs import HISTORY_FIELDS
 from jaxtune.train import History
 
 __all__ = ["PBTRound", "run_pbt"]
 
-_HIST = HISTORY_FIELDS
 LINEAGE_KEY = "pbt_lineage"
 # Seconds this process spent training, exploiting/exploring (on device) and recording
 # (files, lineage) in each round: what a resumed run did, not the whole sweep.
@@ -291,7 +291,9 @@ class _Population:
 
     @staticmethod
     def extend(hist: History, seg: History) -> History:
-        joined = {f: np.concatenate([getattr(hist, f), getattr(seg, f)], 1) for f in _HIST}
+        joined = {
+            f: np.concatenate([getattr(hist, f), getattr(seg, f)], 1) for f in HISTORY_FIELDS
+        }
         return History(**joined, epochs=seg.epochs, diverged_epoch=seg.diverged_epoch)
 
     def decoded_hp(self, hp: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -32,9 +32,10 @@ from jaxtune.sweep.records import records_from_outputs
 from jaxtune.sweep.schedulers import Rung
 from jaxtune.train import History
 
-__all__ = ["RungRound", "lane_epochs", "write_npz"]
+__all__ = ["HISTORY_FIELDS", "RungRound", "host_array", "lane_epochs", "write_npz"]
 
-_HIST = ("train_loss", "val_loss", "val_metric", "learning_rate")
+#: The per-epoch curves a saved training state carries (rungs and PBT boundaries).
+HISTORY_FIELDS = ("train_loss", "val_loss", "val_metric", "learning_rate")
 
 
 def lane_epochs(brackets: Sequence[Sequence[Rung]]) -> int:
@@ -65,7 +66,8 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
-def _key_data(x: Any) -> np.ndarray:
+def host_array(x: Any) -> np.ndarray:
+    """``x`` as a NumPy array; typed PRNG keys as their raw key data (for ``.npz``)."""
     is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
     return np.asarray(jax.random.key_data(x) if is_key else x)
 
@@ -184,7 +186,7 @@ class RungRound:
         out = []
         for group, idx in self._by_group(lanes).items():
             hist = History(
-                **{f: np.stack([here[i]["hist"][f] for i in idx]) for f in _HIST},
+                **{f: np.stack([here[i]["hist"][f] for i in idx]) for f in HISTORY_FIELDS},
                 epochs=np.stack([here[i]["hist"]["epochs"] for i in idx]),
                 diverged_epoch=np.stack([here[i]["hist"]["diverged_epoch"] for i in idx]),
             )
@@ -247,9 +249,9 @@ class RungRound:
         self, b: int, k: int, lanes: list[int], outputs: Any, prev: Any, wall: float
     ) -> None:
         state, seg = outputs
-        leaves = [_key_data(x) for x in jax.tree_util.tree_leaves(state)]
+        leaves = [host_array(x) for x in jax.tree_util.tree_leaves(state)]
         arrays: dict[str, np.ndarray] = {"lanes": np.asarray(lanes)}
-        for f in _HIST:
+        for f in HISTORY_FIELDS:
             new = np.asarray(getattr(seg, f))
             if k > 0:
                 new = np.concatenate([np.stack([prev[i]["hist"][f] for i in lanes]), new], 1)
@@ -274,7 +276,10 @@ class RungRound:
                 for j, i in enumerate(z["lanes"].tolist()):
                     out[i] = {
                         "state": [z[f"s{m}"][j] for m in range(n_state)],
-                        "hist": {f: z[f"h_{f}"][j] for f in (*_HIST, "epochs", "diverged_epoch")},
+                        "hist": {
+                            f: z[f"h_{f}"][j]
+                            for f in (*HISTORY_FIELDS, "epochs", "diverged_epoch")
+                        },
                         "wall": float(z["wall"][j]),
                         "epochs_trained": z["h_val_loss"].shape[1],
                     }

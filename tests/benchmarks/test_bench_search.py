@@ -5,7 +5,6 @@ checked against hand-computed values; ``--quick`` runs one strategy of each fami
 in-process, and must write a complete report.
 """
 
-import importlib
 import json
 import math
 import subprocess
@@ -15,30 +14,21 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from bench_import import BENCHMARKS, import_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 BENCH = BENCHMARKS / "bench_search.py"
-
-
-def _import(name: str) -> ModuleType:
-    """A module of benchmarks/, imported by its bare name as the entry point does."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")
 def curves() -> ModuleType:
     """Curves, times to targets, medians."""
-    return _import("search_curves")
+    return import_benchmark("search_curves")
 
 
 @pytest.fixture(scope="module")
 def report() -> ModuleType:
     """Table and verdict."""
-    return _import("search_report")
+    return import_benchmark("search_report")
 
 
 def test_best_so_far_keeps_improvements_only(curves):
@@ -151,7 +141,8 @@ def test_table_rows(curves, report):
 
 
 def test_missing_strategies_are_named():
-    search_jaxtune, search_rivals = _import("search_jaxtune"), _import("search_rivals")
+    search_jaxtune = import_benchmark("search_jaxtune")
+    search_rivals = import_benchmark("search_rivals")
     import jaxtune
 
     expected = None if hasattr(jaxtune, "PBT") else "n/a (not in this build)"

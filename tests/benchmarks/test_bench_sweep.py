@@ -11,45 +11,31 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_import import BENCHMARKS, import_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 BENCH = BENCHMARKS / "bench_sweep.py"
 ALWAYS = ("A", "B", "C-random", "C-TPE", "D", "Dp", "D'")
-
-
-def _import(name: str) -> ModuleType:
-    """A module of benchmarks/, imported as the entry point imports it: by its bare name.
-
-    The folder is a set of scripts, not a package (``python benchmarks/bench_sweep.py``
-    puts it first on ``sys.path``), so it is on the path only while importing.
-    """
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")
 def workloads() -> ModuleType:
     """The workloads shared by the benchmarks and this test."""
-    return _import("workloads")
+    return import_benchmark("workloads")
 
 
 @pytest.fixture(scope="module")
 def measure() -> ModuleType:
     """Timing and the cells (for the skip estimate)."""
-    return _import("measure")
+    return import_benchmark("measure")
 
 
 @pytest.fixture(scope="module")
 def report() -> ModuleType:
     """Tables and verdict (for the table cells)."""
-    return _import("report")
+    return import_benchmark("report")
 
 
 def _positive(value) -> bool:
