@@ -13,13 +13,29 @@ over a leading "trial" axis. One package per layer, each usable alone:
    :mod:`jaxtune.store` and resume after a crash.
 6. :mod:`jaxtune.results`: tables, importance, Optuna export and plots, from a store.
 
+:mod:`jaxtune.lanes` trains trials in lanes and asks a strategy (:mod:`jaxtune.strategies`,
+e.g. :class:`ASHA`) after every epoch which to stop, refilling lanes from a proposer
+(:mod:`jaxtune.proposers`: samples or Optuna's samplers).
+
 :mod:`jaxtune.hyperparams` is the one table of built-in hyperparameters; :mod:`jaxtune.cli`
 the ``jaxtune`` command; :mod:`jaxtune.backends` runs chunks elsewhere (Ray).
 """
 
 import sys
 
-from jaxtune import backends, parallel, results, schedules, space, store, sweep, train
+from jaxtune import (
+    backends,
+    lanes,
+    parallel,
+    proposers,
+    results,
+    schedules,
+    space,
+    store,
+    strategies,
+    sweep,
+    train,
+)
 from jaxtune.backends import RayBackend
 from jaxtune.parallel import enable_compilation_cache
 from jaxtune.results import Results, analysis, load, plots
@@ -44,6 +60,7 @@ from jaxtune.space import (
     Space,
     Uniform,
 )
+from jaxtune.strategies import ASHA
 from jaxtune.sweep import PBT, Hyperband, SuccessiveHalving, Sweep, Task, task
 from jaxtune.sweep.optuna_rounds import OptunaRounds
 from jaxtune.train import History, datasets, make_train, models, optimizers
@@ -58,6 +75,7 @@ del _module
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASHA",
     "MAX_GRID_SIZE",
     "PBT",
     "Choice",
@@ -85,6 +103,7 @@ __all__ = [
     "enable_compilation_cache",
     "exponential_decay",
     "inverse_time_decay",
+    "lanes",
     "load",
     "lr_find",
     "make_train",
@@ -93,6 +112,7 @@ __all__ = [
     "parallel",
     "piecewise_decay",
     "plots",
+    "proposers",
     "results",
     "schedules",
     "set_hyperparams",
@@ -100,6 +120,7 @@ __all__ = [
     "sqrt_epoch_decay",
     "sqrt_step_decay",
     "store",
+    "strategies",
     "sweep",
     "switch_schedule",
     "task",

@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--scheduler",
-        choices=("successive_halving", "sh", "hyperband", "pbt"),
-        help="stop bad trials early, or population-based training (pbt); defaults, a "
-        "[scheduler] table sets the rest",
+        choices=("successive_halving", "sh", "hyperband", "asha", "pbt"),
+        help="stop bad trials early (asha: after any epoch, in lanes), or population-based "
+        "training (pbt); defaults, a [scheduler] table sets the rest",
     )
     for name, text in (
         ("show", "print the best trials of a sweep"),

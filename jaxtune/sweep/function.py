@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 
+from jaxtune.lanes import LoopTrain, is_loop
 from jaxtune.space import Space
 from jaxtune.sweep import fingerprint as fp
 from jaxtune.sweep.outputs import Probe, check_objective, probe
@@ -129,6 +130,15 @@ def as_task(task: Any) -> SweepTask:
     """
     if task is None:
         return Task()
+    if is_loop(task) and not callable(task):
+        epochs = getattr(task, "max_epochs", None)
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(
+                "task: a training loop (init and epoch) needs an integer attribute "
+                f"max_epochs >= 1 (epochs a trial trains unless a scheduler stops it), got "
+                f"{epochs!r}"
+            )
+        return FunctionTask(LoopTrain(task, epochs))
     # Task first: a protocol check would evaluate Task's properties (and load its data).
     if isinstance(task, Task | FunctionTask) or isinstance(task, SweepTask):  # noqa: SIM101
         return task

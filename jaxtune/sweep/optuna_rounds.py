@@ -9,17 +9,8 @@ liar (every asked, untold trial counts as a bad one, which spreads the batch), C
 runs one generation per round (its population is the first round's size), the GP
 sampler uses its q-batch acquisition over running trials.
 
-Scales (a jaxtune dimension becomes an Optuna distribution on the same scale):
-
-- :class:`~jaxtune.LogUniform` -> ``FloatDistribution(low, high, log=True)``;
-- :class:`~jaxtune.Uniform` -> ``FloatDistribution(low, high)``;
-- :class:`~jaxtune.IntUniform` -> ``IntDistribution(low, high, log=log)``;
-- :class:`~jaxtune.Choice` -> ``CategoricalDistribution(values)``;
-- :class:`~jaxtune.OneMinusLogUniform` ``x`` -> a parameter named ``one_minus_<name>``,
-  ``FloatDistribution(1 - high, 1 - low, log=True)`` over ``1 - x``, turned back into
-  ``x`` for the sample set. Optuna has no such scale, so its samplers model the log of
-  ``1 - beta`` (what the momentum's scale means), and the study shows ``1 - beta``;
-- :class:`~jaxtune.Fixed` -> left out of the study, filled into every sample.
+A space becomes an Optuna study on the same scales (:mod:`jaxtune.proposers.optuna_space`;
+a :class:`~jaxtune.OneMinusLogUniform` is modelled as the log of ``1 - beta``).
 
 Persistence and resuming: with ``storage_path`` the study lives in one file (Optuna's
 ``JournalStorage`` in Optuna's journal format, every entry written at once and the file
@@ -38,92 +29,31 @@ sampler also needs PyTorch.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
 import math
 import os
 import time
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from jaxtune.proposers.optuna_space import (
+    SAMPLERS,
+    distribution,
+    distributions,
+    make_sampler,
+    optuna_module,
+    param_value,
+    quiet,
+)
 from jaxtune.space import (
-    Choice,
-    Dimension,
     Fixed,
-    IntUniform,
-    LogUniform,
-    OneMinusLogUniform,
     Space,
-    Uniform,
 )
 from jaxtune.sweep.journal import complete_partial_trials, journal_storage
 
 __all__ = ["SAMPLERS", "OptunaRounds", "distributions"]
-
-#: The samplers named by a string (any ``optuna.samplers.BaseSampler`` works too).
-SAMPLERS = ("tpe", "cmaes", "gp", "random")
-
-
-def _optuna() -> Any:
-    try:
-        with warnings.catch_warnings():
-            # optuna imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets
-            # ("IProgress not found"); OptunaRounds shows no optuna progress bar at all.
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            import optuna
-    except ImportError as error:
-        raise ImportError('OptunaRounds needs Optuna: pip install "jaxtune[samplers]"') from error
-    return optuna
-
-
-def _distribution(name: str, dim: Dimension, optuna: Any) -> tuple[str, Any] | None:
-    d = optuna.distributions
-    if isinstance(dim, LogUniform):
-        return name, d.FloatDistribution(dim.low, dim.high, log=True)
-    if isinstance(dim, OneMinusLogUniform):
-        return f"one_minus_{name}", d.FloatDistribution(1 - dim.high, 1 - dim.low, log=True)
-    if isinstance(dim, Uniform):
-        return name, d.FloatDistribution(dim.low, dim.high)
-    if isinstance(dim, IntUniform):
-        return name, d.IntDistribution(dim.low, dim.high, log=dim.log)
-    if isinstance(dim, Choice):
-        return name, d.CategoricalDistribution(dim.values)
-    if isinstance(dim, Fixed):
-        return None
-    raise TypeError(f"OptunaRounds: no Optuna distribution for {name}={dim!r}")
-
-
-def distributions(space: Space) -> dict[str, Any]:
-    """The Optuna distributions of a space, by Optuna parameter name (Fixed left out).
-
-    Example:
-        >>> import jaxtune
-        >>> space = jaxtune.Space(
-        ...     learning_rate=jaxtune.LogUniform(1e-4, 1.0),
-        ...     momentum=jaxtune.OneMinusLogUniform(0.5, 0.99),
-        ...     eps=1e-8,
-        ... )
-        >>> {k: (v.low, v.high, v.log) for k, v in distributions(space).items()}
-        {'learning_rate': (0.0001, 1.0, True), 'one_minus_momentum': (0.01..., 0.5, True)}
-    """
-    optuna = _optuna()
-    pairs = (_distribution(name, dim, optuna) for name, dim in space.items())
-    return dict(p for p in pairs if p is not None)
-
-
-@contextlib.contextmanager
-def _quiet(optuna: Any) -> Iterator[None]:
-    """No INFO line per created study or finished trial."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)
 
 
 def _repair(path: str) -> None:
@@ -141,43 +71,6 @@ def _repair(path: str) -> None:
         f.seek(0)
         data = f.read()
         f.truncate(data.rfind(b"\n") + 1)
-
-
-def _value(dim: Dimension, param: Any) -> Any:
-    """An Optuna parameter back to the dimension's plain value (within its bounds)."""
-    if isinstance(dim, OneMinusLogUniform):
-        return min(max(1.0 - float(param), dim.low), dim.high)
-    return param
-
-
-def _make_sampler(sampler: Any, seed: int, popsize: int | None, optuna: Any) -> Any:
-    s = optuna.samplers
-    if isinstance(sampler, s.BaseSampler):
-        return sampler
-    with warnings.catch_warnings():
-        # Arguments Optuna still labels experimental; their behaviour is what we want.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if sampler == "tpe":
-            return s.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-        if sampler == "random":
-            return s.RandomSampler(seed=seed)
-        if sampler == "cmaes":
-            if importlib.util.find_spec("cmaes") is None:
-                raise ImportError('sampler="cmaes" needs cmaes: pip install "jaxtune[samplers]"')
-            return s.CmaEsSampler(
-                seed=seed,
-                popsize=popsize,
-                with_margin=True,  # integer dimensions (CMA-ES with margin)
-                independent_sampler=s.RandomSampler(seed=seed),  # for Choice dimensions
-                warn_independent_sampling=False,
-            )
-        if sampler == "gp":
-            if importlib.util.find_spec("torch") is None:
-                raise ImportError("sampler='gp' needs PyTorch: pip install torch")
-            return s.GPSampler(seed=seed, independent_sampler=s.RandomSampler(seed=seed))
-    raise ValueError(
-        f"sampler must be one of {list(SAMPLERS)} or an optuna sampler, got {sampler!r}"
-    )
 
 
 class OptunaRounds:
@@ -225,7 +118,7 @@ class OptunaRounds:
         storage_path: str | None = None,
         study_name: str = "jaxtune",
     ) -> None:
-        optuna = self._optuna = _optuna()
+        optuna = self._optuna = optuna_module()
         self._journal: Any = None
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
@@ -234,20 +127,20 @@ class OptunaRounds:
             raise ValueError(f"maximize must be True or False, got {maximize!r}")
         self._params = {}  # Optuna parameter name -> (space name, dimension)
         for name, dim in self.space.items():
-            pair = _distribution(name, dim, optuna)
+            pair = distribution(name, dim, optuna)
             if pair is not None:
                 self._params[pair[0]] = (name, dim)
         self._dists = distributions(self.space)
         if not self._dists:
             raise ValueError("OptunaRounds: the space has nothing to search (all Fixed)")
         self._sampler_arg, self._seed = sampler, seed
-        _make_sampler(sampler, seed, 2, optuna)  # a bad name fails before any file exists
+        make_sampler(sampler, seed, 2, optuna)  # a bad name fails before any file exists
         if storage_path is None:
             storage = optuna.storages.InMemoryStorage()
         else:
             _repair(os.fspath(storage_path))
             storage, self._journal = journal_storage(os.fspath(storage_path))
-        with _quiet(optuna):
+        with quiet(optuna):
             self.study = optuna.create_study(
                 storage=storage,
                 study_name=study_name,
@@ -273,14 +166,14 @@ class OptunaRounds:
         self.tell_seconds: list[float] = []
         self._attach_sampler(held.get("jaxtune_popsize"))
         if self._journal is not None:  # a kill may have cut a trial's creation short
-            with _quiet(optuna):
+            with quiet(optuna):
                 complete_partial_trials(self.study, storage, self._dists)
             self._sync()
 
     def _attach_sampler(self, popsize: int | None) -> None:
         n = len(self.study.trials)
         seed = int(np.random.SeedSequence([self._seed, n]).generate_state(1)[0] % 2**31)
-        self.study.sampler = _make_sampler(self._sampler_arg, seed, popsize, self._optuna)
+        self.study.sampler = make_sampler(self._sampler_arg, seed, popsize, self._optuna)
         self._popsize = popsize
 
     # ----------------------------------------------------------------- ask / tell
@@ -290,7 +183,7 @@ class OptunaRounds:
         for t in trials:
             row = {name: dim.value for name, dim in self.space.items() if isinstance(dim, Fixed)}
             for param, (name, dim) in self._params.items():
-                row[name] = _value(dim, t.params[param])
+                row[name] = param_value(dim, t.params[param])
             rows.append(row)
         return self.space.encode(rows)
 
@@ -321,7 +214,7 @@ class OptunaRounds:
             self.study.set_user_attr("jaxtune_popsize", n)  # one generation per round
             self._attach_sampler(n)
         trials = [t for t in self._running() if t.number not in self._handed][:n]
-        with _quiet(self._optuna):
+        with quiet(self._optuna):
             trials += [self.study.ask(self._dists) for _ in range(n - len(trials))]
         self._sync()
         self.ask_seconds.append(time.perf_counter() - started)
@@ -352,7 +245,7 @@ class OptunaRounds:
             )
         started = time.perf_counter()
         fail = self._optuna.trial.TrialState.FAIL
-        with _quiet(self._optuna):
+        with quiet(self._optuna):
             for number, value, bad in zip(numbers, values, failed, strict=True):
                 if bad or not math.isfinite(value):
                     self.study.tell(int(number), state=fail, skip_if_finished=True)

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtune.sweep.rungs import HISTORY_FIELDS, host_array, write_npz
 from jaxtune.train import History
 
-__all__ = ["load_boundary", "save_boundary"]
+__all__ = ["HISTORY_FIELDS", "host_array", "load_boundary", "save_boundary", "write_npz"]
+
+#: The per-epoch curves a saved training state carries (rungs and PBT boundaries).
+HISTORY_FIELDS = ("train_loss", "val_loss", "val_metric", "learning_rate")
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Writes ``arrays`` to ``path`` atomically: a temporary file, fsync, then a rename,
+    so a kill leaves either the old file or the whole new one, never a torn one."""
+    tmp = path.with_suffix(".tmp.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def host_array(x: Any) -> np.ndarray:
+    """``x`` as a NumPy array; typed PRNG keys as their raw key data (for ``.npz``)."""
+    is_key = jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
+    return np.asarray(jax.random.key_data(x) if is_key else x)
 
 
 def save_boundary(

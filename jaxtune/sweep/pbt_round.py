@@ -37,10 +37,9 @@ from jaxtune.space import Fixed
 from jaxtune.store import TrialRecord, clean_float
 from jaxtune.sweep.explore import make_exploit
 from jaxtune.sweep.pbt import PBT
-from jaxtune.sweep.pbt_files import load_boundary, save_boundary
+from jaxtune.sweep.pbt_files import HISTORY_FIELDS, load_boundary, save_boundary
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
-from jaxtune.sweep.rungs import HISTORY_FIELDS
 from jaxtune.train import History
 
 __all__ = ["PBTRound", "run_pbt"]

@@ -171,8 +171,9 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
             (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
         for name in extra:
             (folder / name).unlink(missing_ok=True)
-        # Saved training states (rungs, PBT boundaries) belong to the old sweep too.
-        shutil.rmtree(folder / "rungs", ignore_errors=True)
+        # Saved training states (rungs, PBT boundaries, lanes) belong to the old sweep too.
+        for states in ("rungs", "lanes"):
+            shutil.rmtree(folder / states, ignore_errors=True)
     log.info("overwrite: emptied %s", folder)
 
 

@@ -31,15 +31,16 @@ from jaxtune import parallel
 from jaxtune.backends import GroupJob, as_backend
 from jaxtune.space import Space
 from jaxtune.store import Store
+from jaxtune.strategies import is_lane_strategy
 from jaxtune.sweep import fingerprint, sampling, stored
 from jaxtune.sweep.checks import check_scheduled
 from jaxtune.sweep.function import as_task
+from jaxtune.sweep.lane_round import run_lanes
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
 from jaxtune.sweep.pbt_round import run_pbt
 from jaxtune.sweep.progress import ChunkWriter
-from jaxtune.sweep.rungs import RungRound
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
-from jaxtune.sweep.schedulers import scheduler_from_dict
+from jaxtune.sweep.schedulers import scheduler_from_dict, scheduler_to_dict
 from jaxtune.sweep.stored import SweepMismatchError
 from jaxtune.sweep.task import Group, SweepTask
 
@@ -127,7 +128,13 @@ class Sweep:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
             raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
-        check_sampler(sampler, batch, scheduler, SAMPLERS)
+        self.scheduler = scheduler_from_dict(scheduler)
+        check_sampler(sampler, batch, self.scheduler, SAMPLERS)
+        lanes = is_lane_strategy(self.scheduler)
+        # A lane strategy asks a model-based sampler as lanes free up (no rounds).
+        self.model_sampler = sampler if lanes and is_model_based(sampler) else None
+        #: Seconds between snapshots of a lane strategy's round (0: at every stop).
+        self.snapshot_seconds = 5.0
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
         if not isinstance(store, str | os.PathLike) or not str(store):
@@ -160,17 +167,16 @@ class Sweep:
         if maximize is None:  # the task knows the direction of its own objective only
             maximize = self.task.maximize if self.objective == self.task.objective else False
         self.maximize = maximize
-        self.scheduler = scheduler_from_dict(scheduler)
         self.backend = as_backend(backend)
         if self.backend is not None and is_model_based(sampler):
             raise ValueError("backend: a model-based sampler's rounds run in this process "
                              "only for now; leave out sampler or backend")  # fmt: skip
         if self.scheduler is not None:
             check_scheduled(self.space, self.backend)
-            n_trials = self.scheduler.n_trials(n_trials)
+            n_trials = getattr(self.scheduler, "n_trials", lambda n: n)(n_trials)
         self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
-        if is_model_based(sampler):  # its study opens with the store (see _opened)
+        if is_model_based(sampler) and not lanes:  # its study opens with the store
             self._model = ModelRounds(
                 task=self.task,
                 space=self.space,
@@ -199,7 +205,7 @@ class Sweep:
             "n_trials": self.n_trials,
             "objective": self.objective,
             "maximize": self.maximize,
-            "scheduler": None if self.scheduler is None else self.scheduler.to_dict(),
+            "scheduler": None if self.scheduler is None else scheduler_to_dict(self.scheduler),
             # Not part of the sweep's identity, but a resumed run that batches trials the
             # same way reproduces the uninterrupted one exactly (lanes are independent).
             "chunk_size": self.chunk_size,
@@ -214,9 +220,10 @@ class Sweep:
         self, round_space: Space, n: int, round_: int, *, offset: int = 0, version: int = 2
     ) -> dict[str, jax.Array]:
         """Samples ``offset ..`` of round ``round_``'s sequence (:mod:`~.sampling`)."""
+        # With a model-based proposer these only give the round its shapes and dtypes.
         return sampling.draw(
             round_space,
-            self.sampler,
+            "random" if self.model_sampler is not None else self.sampler,
             self.seed,
             n,
             sequence=round_,
@@ -372,28 +379,8 @@ class Sweep:
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
-        if self.scheduler.kind == "pbt":
-            run_pbt(self, store, space, samples, decoded, keys, info, top)
+        if is_lane_strategy(self.scheduler):
+            run_lanes(self, store, space, samples, info, top)
             return
-        writer = ChunkWriter(store, self.objective, self.maximize, info["n_trials"], self.quiet)
-        writer.bar_desc(f"round {info['round']}, rungs")
-        plan = self.scheduler.with_max_epochs(top).brackets(info["n_trials"])
-        try:
-            RungRound(
-                task=self.task,
-                space=space,
-                samples=samples,
-                decoded=decoded,
-                keys=keys,
-                first=info["first_trial"],
-                round_=info["round"],
-                brackets=plan,
-                folder=self.path,
-                chunk_size=self.chunk_size,
-                write=writer.write_records,
-                done=store.finished_trials(info["round"]),
-                objective=self.objective,
-                maximize=self.maximize,
-            ).run()
-        finally:
-            writer.close()
+        # Population-based training runs on its own loop (not yet on the lane runtime).
+        run_pbt(self, store, space, samples, decoded, keys, info, top)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from jaxtune.space import Choice, IntUniform, LogUniform, OneMinusLogUniform, Space
+from jaxtune.strategies import lane_epochs
 from jaxtune.sweep import Hyperband, SuccessiveHalving, Sweep, Task
-from jaxtune.sweep.rungs import lane_epochs
 from jaxtune.sweep.schedulers import Rung, scheduler_from_dict
 
 SPACE = Space(

@@ -1,0 +1,177 @@
+"""A round of a sweep on the lane runtime: a strategy, a proposer, the store.
+
+:func:`run_lanes` builds the proposer (the sweep's own samples, or Optuna's sampler asked
+as lanes free up), the loop of each static group (the built-in trainer or a user's
+``init``/``epoch``), and the runtime (:mod:`jaxtune.lanes`), and commits each stopped
+trial to the store as a finished one (``epochs_trained``, ``rung`` and ``stopped`` among
+its finals). The runtime's snapshot lives in ``<store>/lanes/r<round>.npz``, bound to the
+store by a token kept in its metadata; it is removed when the round is finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxtune.lanes import LaneRuntime, TrainerLoop, as_loop, snapshots
+from jaxtune.proposers import OptunaProposer, SampleProposer
+from jaxtune.store import Store, TrialRecord
+from jaxtune.sweep.progress import ChunkWriter
+from jaxtune.sweep.records import records_from_outputs
+from jaxtune.train import History
+
+__all__ = ["run_lanes"]
+
+#: Lanes per static group when the strategy does not say.
+DEFAULT_LANES = 64
+
+
+def _token(store: Store) -> str:
+    token = store.meta().get("lane_token")
+    if token is None:
+        token = secrets.token_hex(16)
+        store.set_meta(lane_token=token)
+    return token
+
+
+def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, top: int) -> None:
+    """Run one stored round of ``sweep`` under its lane strategy until every trial is in.
+
+    Args:
+        sweep: the :class:`jaxtune.Sweep` (its task, strategy, sampler, seed, objective).
+        store: its store, open and locked.
+        space: the round's space; samples: the round's encoded samples.
+        info: the round, as :meth:`jaxtune.store.Store.rounds` lists it.
+        top: the task's own epochs (the strategy's ``max_epochs`` when it has none).
+    """
+    first, n, round_ = info["first_trial"], info["n_trials"], info["round"]
+    done = store.finished_trials(round_)
+    path = Path(sweep.path) / "lanes" / f"r{round_}.npz"
+    if len(done) >= n:
+        snapshots.remove(path)
+        return
+    strategy = sweep.scheduler
+    if callable(getattr(strategy, "with_max_epochs", None)):
+        strategy = strategy.with_max_epochs(top)
+    if callable(getattr(strategy, "for_trials", None)):
+        strategy = strategy.for_trials(n)  # successive halving plans the round's trials
+    if sweep.model_sampler is not None:
+        proposer: Any = OptunaProposer(space, n, sweep.model_sampler, sweep.seed, sweep.maximize)
+    else:
+        proposer = SampleProposer.from_space(space, samples)
+    base = jax.random.key(sweep.seed)
+    keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(first, first + n))
+    identity = json.dumps(
+        [
+            sweep.task.identity(),
+            sweep.fingerprint,
+            space.to_dict(),
+            sweep.seed,
+            strategy.max_epochs,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    loops: dict[Any, Any] = {}
+
+    def loop_for(group):
+        if group not in loops:
+            trainer = sweep.task.trainer(space, group)
+            loops[group] = as_loop(
+                trainer, strategy.max_epochs, why=f"scheduler {strategy.kind!r}"
+            )
+        return loops[group], identity
+
+    def traced(group):
+        return tuple(k for k in space.names if k not in dict(group))
+
+    def encode(hparams):
+        return {k: np.asarray(v)[0] for k, v in space.encode([hparams]).items()}
+
+    writer = ChunkWriter(store, sweep.objective, sweep.maximize, n - len(done), sweep.quiet)
+    writer.bar_desc(f"round {round_}, {strategy.kind}")
+    rung_of = getattr(strategy, "rung_of", None)
+    if rung_of is None:  # ASHA: its rungs and the top
+        rungs = [*getattr(strategy, "rungs", list)(), strategy.max_epochs]
+        rung_of = lambda number, epochs: max(0, sum(1 for r in rungs if r <= epochs) - 1)  # noqa: E731
+
+    def commit(finished):
+        records = []
+        for f in finished:
+            if first + f.number in done:
+                continue
+            records.append(_record(f, loops[f.group], first, round_, strategy, rung_of, sweep))
+        if records:
+            writer.write_records(records)
+            done.update(r.trial for r in records)
+
+    token = _token(store)
+    lanes = getattr(strategy, "lanes", None) or min(n, DEFAULT_LANES)
+    runtime = LaneRuntime(
+        strategy=strategy,
+        proposer=proposer,
+        lanes=lanes,
+        loop_for=loop_for,
+        group_of=lambda hp: sweep.task.group_of(space, hp),
+        encode=encode,
+        traced_names=traced,
+        dtypes={k: np.asarray(v).dtype for k, v in samples.items()},
+        key_rows=np.asarray(jax.random.key_data(keys)),
+        key_impl=jax.random.key_impl(keys),
+        objective=sweep.objective,
+        maximize=sweep.maximize,
+        commit=commit,
+        save=lambda info_, arrays: snapshots.save(path, token, info_, arrays),
+        every=sweep.snapshot_seconds,
+    )
+    store.set_meta(lanes=lanes)
+    try:
+        runtime.run(snapshots.load(path, token))
+    finally:
+        writer.close()
+    snapshots.remove(path)
+
+
+def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
+    """The stored record of a stopped trial: finals, curves so far, where it stopped."""
+    epochs = len(next(iter(f.curves.values())))
+    common = {"ids": [first + f.number], "hparams": [f.hparams], "round_": round_, "wall": 0.0}
+    group = ",".join(f"{k}={v}" for k, v in f.group)
+    if isinstance(loop, TrainerLoop):
+        # Padded to the strategy's top, as a trial stopped early inside a longer program.
+        metric, pad = loop.trainer.metric_name, strategy.max_epochs - epochs
+        curve = {
+            k: np.pad(np.asarray(v, np.float32), (0, pad), constant_values=np.nan)[None]
+            for k, v in f.curves.items()
+        }
+        blown = np.flatnonzero(~np.isfinite(curve["val_loss"][0][:epochs]))
+        hist = History(
+            train_loss=curve["train_loss"],
+            val_loss=curve["val_loss"],
+            val_metric=curve[f"val_{metric}"],
+            learning_rate=curve["learning_rate"],
+            epochs=np.asarray([epochs], np.int32),
+            diverged_epoch=np.asarray([int(blown[0]) + 1 if blown.size else 0], np.int32),
+        )
+        (record,) = records_from_outputs(
+            hist, group=group, metric=metric, maximize=loop.trainer.maximize, **common
+        )
+        curves = {k: v[:epochs] for k, v in record.curves.items()}
+        record = dataclasses.replace(record, curves=curves)
+    else:
+        outputs = {k: np.asarray(v, np.float32)[None] for k, v in f.curves.items()}
+        (record,) = records_from_outputs(outputs, group=group, objective=sweep.objective, **common)
+    final = {
+        **record.final,
+        "epochs_trained": epochs,
+        "rung": rung_of(f.number, epochs),
+        "stopped": 1.0 if f.stopped else 0.0,
+    }
+    return dataclasses.replace(record, final=final)
