@@ -17,7 +17,9 @@ atomically when one is due; (2) stopped trials are committed, insert-or-skip; (3
 proposer is told; (4) lanes are freed. Everything the runtime does is a function of its
 snapshot, so after a kill at any moment :meth:`LaneRuntime.run` from the last saved
 snapshot repeats exactly what followed it: the same commits (skipped when already
-stored), the same numbers.
+stored), the same numbers. A finished round saves its last snapshot too: a round grown
+later (a larger ``n_trials``) continues from it with the strategy's and the proposer's
+state, as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ class LaneRuntime:
                             "trials paused and nothing left to train; its schedule() must "
                             "resume or stop them"
                         )
+                    if self.save is not None:  # where a grown round continues from
+                        self.save(*self._snapshot())
                     return
                 for pool in busy:
                     pool.advance()

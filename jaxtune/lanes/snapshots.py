@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load", "remove", "save"]
+__all__ = ["load", "save"]
 
 
 def save(path: Path, token: str, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -50,11 +50,6 @@ def load(path: Path, token: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     return head["info"], arrays
-
-
-def remove(path: Path) -> None:
-    """Delete a snapshot (its round is finished)."""
-    path.unlink(missing_ok=True)
 
 
 def _plain(x: Any) -> Any:

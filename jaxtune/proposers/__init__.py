@@ -7,7 +7,7 @@ trials a strategy stopped; ``optuna_space`` translates a space into Optuna's ter
 """
 
 from jaxtune.proposers.base import Proposal, Proposer
-from jaxtune.proposers.optuna_sampler import OptunaProposer
+from jaxtune.proposers.optuna_sampler import OptunaProposer, ended
 from jaxtune.proposers.samples import SampleProposer
 
-__all__ = ["OptunaProposer", "Proposal", "Proposer", "SampleProposer"]
+__all__ = ["OptunaProposer", "Proposal", "Proposer", "SampleProposer", "ended"]

@@ -31,7 +31,7 @@ from jaxtune.proposers.optuna_space import (
 )
 from jaxtune.space import Fixed, Space
 
-__all__ = ["OptunaProposer"]
+__all__ = ["OptunaProposer", "ended"]
 
 
 class OptunaProposer:
@@ -44,6 +44,9 @@ class OptunaProposer:
             ``optuna.samplers.BaseSampler`` (then only as deterministic as it is).
         seed: seed of every proposal.
         maximize: whether higher objectives are better.
+        history: trials of the same sweep that ended before (earlier rounds), as
+            :func:`ended` makes them: the study starts with them, and this proposer's
+            trial numbers (and seeds) continue after them.
 
     Example:
         >>> import jaxtune
@@ -65,6 +68,7 @@ class OptunaProposer:
         sampler: Any = "tpe",
         seed: int = 0,
         maximize: bool = False,
+        history: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.optuna = optuna_module()
         self.space, self.n_trials, self.sampler, self.seed = space, n_trials, sampler, seed
@@ -77,6 +81,7 @@ class OptunaProposer:
                 self.params[pair[0]] = (name, dim)
                 self.dists[pair[0]] = pair[1]
         make_sampler(sampler, seed, 2, self.optuna)  # a bad name fails here
+        self.history = [dict(e) for e in history]
         self.restore({"log": []})
 
     def _new_study(self) -> Any:
@@ -98,15 +103,15 @@ class OptunaProposer:
 
     def remaining(self) -> int:
         """Trials not proposed yet."""
-        return self.n_trials - len(self.log)
+        return self.n_trials - len(self.log) + len(self.history)
 
     def ask(self, n: int) -> list[Proposal]:
         """Up to ``n`` new proposals, one sampler call each (reseeded per trial)."""
         out = []
         with quiet(self.optuna):
             for _ in range(min(n, self.remaining())):
-                number = len(self.log)
-                self._reseed(number)
+                number = len(self.log) - len(self.history)
+                self._reseed(len(self.log))  # the sweep's trial index: unique over rounds
                 trial = self.study.ask(self.dists)
                 self.live[number] = trial
                 self.log.append({"params": dict(trial.params), "end": None})
@@ -115,7 +120,7 @@ class OptunaProposer:
 
     def tell(self, number: int, value: float, curve: Sequence[float], stopped: bool) -> None:
         """Report how trial ``number`` ended (see the module doc for the states)."""
-        entry = self.log[number]
+        entry = self.log[len(self.history) + number]
         if entry["end"] is not None:
             return
         steps = [None if not math.isfinite(v) else float(v) for v in curve]
@@ -131,12 +136,12 @@ class OptunaProposer:
 
     def state(self) -> dict[str, Any]:
         """Every proposal and how it ended, in order (JSON values)."""
-        return {"log": [dict(e) for e in self.log]}
+        return {"log": [dict(e) for e in self.log[len(self.history) :]]}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Rebuild the study of a :meth:`state`: ended trials as they ended, the others
         running (re-asked with their parameters fixed, so they can be told later)."""
-        self.log = [dict(e) for e in state["log"]]
+        self.log = self.history + [dict(e) for e in state["log"]]
         self.study, self.live = self._new_study(), {}
         states = self.optuna.trial.TrialState
         with quiet(self.optuna):
@@ -144,7 +149,7 @@ class OptunaProposer:
                 end = entry["end"]
                 if end is None:
                     self.study.enqueue_trial(entry["params"])
-                    self.live[number] = self.study.ask(self.dists)
+                    self.live[number - len(self.history)] = self.study.ask(self.dists)
                     continue
                 self.study.add_trial(
                     self.optuna.trial.create_trial(
@@ -157,3 +162,32 @@ class OptunaProposer:
                         },
                     )
                 )
+
+
+def ended(
+    space: Space, hparams: dict[str, Any], value: float | None, curve: Sequence[Any], stopped: bool
+) -> dict[str, Any]:
+    """A stored trial as a history entry of :class:`OptunaProposer` (its Optuna params,
+    and ``FAIL`` when it has no finite value).
+
+    Example:
+        >>> import jaxtune
+        >>> space = jaxtune.Space(m=jaxtune.OneMinusLogUniform(0.5, 0.99), eps=1e-8)
+        >>> e = ended(space, {"m": 0.9, "eps": 1e-8}, 0.1, [0.3, 0.1], stopped=False)
+        >>> round(e["params"]["one_minus_m"], 6), e["end"]["state"]
+        (0.1, 'COMPLETE')
+    """
+    optuna = optuna_module()
+    params = {}
+    for name, dim in space.items():
+        pair = distribution(name, dim, optuna)
+        if pair is not None:
+            x = hparams[name]
+            params[pair[0]] = 1.0 - float(x) if pair[0] != name else x
+    ok = value is not None and math.isfinite(value)
+    state = ("PRUNED" if stopped else "COMPLETE") if ok else "FAIL"
+    steps = [None if v is None or not math.isfinite(v) else float(v) for v in curve]
+    return {
+        "params": params,
+        "end": {"state": state, "value": float(value) if ok else math.nan, "curve": steps},
+    }

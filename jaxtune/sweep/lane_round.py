@@ -5,7 +5,8 @@ as lanes free up), the loop of each static group (the built-in trainer or a user
 ``init``/``epoch``), and the runtime (:mod:`jaxtune.lanes`), and commits each stopped
 trial to the store as a finished one (``epochs_trained``, ``rung`` and ``stopped`` among
 its finals). The runtime's snapshot lives in ``<store>/lanes/r<round>.npz``, bound to the
-store by a token kept in its metadata; it is removed when the round is finished.
+store by a token kept in its metadata; the last one stays with the finished round, so a
+round grown later continues with its strategy's and proposer's state.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune.lanes import LaneRuntime, TrainerLoop, as_loop, snapshots
-from jaxtune.proposers import OptunaProposer, SampleProposer
+from jaxtune.proposers import OptunaProposer, SampleProposer, ended
 from jaxtune.store import Store, TrialRecord
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
@@ -55,15 +56,27 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
     done = store.finished_trials(round_)
     path = Path(sweep.path) / "lanes" / f"r{round_}.npz"
     if len(done) >= n:
-        snapshots.remove(path)
         return
     strategy = sweep.scheduler
     if callable(getattr(strategy, "with_max_epochs", None)):
         strategy = strategy.with_max_epochs(top)
     if callable(getattr(strategy, "for_trials", None)):
         strategy = strategy.for_trials(n)  # successive halving plans the round's trials
-    if sweep.model_sampler is not None:
-        proposer: Any = OptunaProposer(space, n, sweep.model_sampler, sweep.seed, sweep.maximize)
+    if sweep.model_sampler is not None:  # earlier rounds' trials are its history
+        history = [
+            ended(
+                space,
+                t.hparams,
+                t.final.get(sweep.objective),
+                t.curves.get(sweep.objective, []),
+                bool(t.final.get("stopped")),
+            )
+            for t in store.trials()
+            if t.round != round_
+        ]
+        proposer: Any = OptunaProposer(
+            space, n, sweep.model_sampler, sweep.seed, sweep.maximize, history=history
+        )
     else:
         proposer = SampleProposer.from_space(space, samples)
     base = jax.random.key(sweep.seed)
@@ -136,7 +149,6 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         runtime.run(snapshots.load(path, token))
     finally:
         writer.close()
-    snapshots.remove(path)
 
 
 def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
