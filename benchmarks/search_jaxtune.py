@@ -12,6 +12,9 @@ is not started (its expected length is the previous round's).
 - ``jaxtune SH``: a successive-halving bracket of ``sh_trials`` configurations per round
   (1 to ``R`` epochs, eta 3), a new sample each round;
 - ``jaxtune Hyperband`` / ``jaxtune TPE+HB``: one Hyperband iteration per round;
+- ``jaxtune ASHA`` / ``jaxtune TPE+ASHA``: one sweep grown by ``round_trials`` trials per
+  round under :class:`jaxtune.ASHA` (1 to ``R`` epochs, eta 3), random or TPE proposals
+  asked as lanes free up;
 - ``jaxtune PBT``: a population-based training sweep per round.
 
 TPE (``Sweep(sampler="tpe")``) and PBT (``jaxtune.PBT``) are reported as
@@ -38,8 +41,10 @@ JAXTUNE_STRATEGIES = (
     "jaxtune SH",
     "jaxtune Hyperband",
     "jaxtune PBT",
+    "jaxtune ASHA",
     "jaxtune TPE",
     "jaxtune TPE+HB",
+    "jaxtune TPE+ASHA",
 )
 
 
@@ -52,10 +57,10 @@ def jaxtune_missing(strategy: str) -> str | None:
     """Why ``strategy`` cannot run in this build, or None when it can."""
     if strategy == "jaxtune PBT" and not hasattr(jaxtune, "PBT"):
         return "n/a (not in this build)"
-    if strategy in ("jaxtune TPE", "jaxtune TPE+HB") and not _has_sampler("tpe"):
+    if "TPE" in strategy and not _has_sampler("tpe"):
         return "n/a (not in this build)"
-    if strategy == "jaxtune TPE+HB":  # Sweep refuses a model-based sampler with a scheduler
-        return "n/a (TPE with a scheduler: not yet)"
+    if "ASHA" in strategy and not hasattr(jaxtune, "ASHA"):
+        return "n/a (not in this build)"
     return None
 
 
@@ -84,6 +89,7 @@ def run_jaxtune(
     n = profile.round_trials
     hyperband = jaxtune.Hyperband(min_epochs=1, max_epochs=epochs, reduction_factor=3)
     halving = jaxtune.SuccessiveHalving(min_epochs=1, reduction_factor=3, max_epochs=epochs)
+    asha = jaxtune.ASHA(min_epochs=1, reduction_factor=3, max_epochs=epochs)
     grown = os.path.join(workdir, "grown")  # one sweep, n more trials every round
     rounds: dict[str, Callable[[int], Any]] = {
         "jaxtune random": lambda r: _sweep(wl, profile, n_trials=n * (r + 1), seed=seed,
@@ -101,6 +107,10 @@ def run_jaxtune(
         "jaxtune TPE+HB": lambda r: _sweep(wl, profile, n_trials=1, seed=seed * 1000 + r,
                                            scheduler=hyperband, sampler="tpe",
                                            store=os.path.join(workdir, f"r{r}")),
+        "jaxtune ASHA": lambda r: _sweep(wl, profile, n_trials=n * (r + 1), seed=seed,
+                                         store=grown, scheduler=asha),
+        "jaxtune TPE+ASHA": lambda r: _sweep(wl, profile, n_trials=n * (r + 1), seed=seed,
+                                             store=grown, scheduler=asha, sampler="tpe"),
         "jaxtune PBT": lambda r: _sweep(wl, profile, n_trials=n, seed=seed * 1000 + r,
                                         scheduler=jaxtune.PBT(),  # type: ignore[attr-defined]
                                         store=os.path.join(workdir, f"r{r}")),

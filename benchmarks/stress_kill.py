@@ -11,6 +11,11 @@ existed) and killed again, until it finishes; then the next fresh folder, until
 hyperparameters and final metrics *bit-identical* to the reference.
 
     python benchmarks/stress_kill.py [--kills 20] [--trials 40] [--seed 0]
+        [--schedulers plain,sh,hyperband,asha,pbt,tpe+asha]
+
+Each scheduler in ``--schedulers`` gets its own reference and ``--kills`` kills
+(``plain``: no scheduler, the space searches epochs; the others: epochs 9 at most, the
+scheduler decides; ``tpe+asha``: TPE proposals asked as lanes free up).
 
 The test suite kills twice at chosen moments (tests/test_cli.py); this is the long
 version, run by hand.
@@ -35,15 +40,27 @@ import jaxtune
 CONFIG = """trials = {trials}
 seed = 3
 chunk_size = 4
+{sampler}
 [task]
 dataset = "{npz}"
+epochs = 9
 [space]
 learning_rate = {{ type = "log_uniform", low = 0.01, high = 0.5 }}
 momentum = {{ type = "one_minus_log_uniform", low = 0.5, high = 0.95 }}
 hidden = {{ type = "int_uniform", low = 4, high = 32 }}
-epochs = {{ type = "int_uniform", low = 10, high = 20 }}
 batch_size = 8
+{extra}
 """
+
+#: What each scheduler adds to the config: (sampler line, extra lines).
+SCHEDULERS = {
+    "plain": ("", 'epochs = { type = "int_uniform", low = 10, high = 20 }'),
+    "sh": ("", '[scheduler]\nkind = "successive_halving"\nlanes = 8'),
+    "hyperband": ("", '[scheduler]\nkind = "hyperband"\nmax_epochs = 9\nlanes = 8'),
+    "asha": ("", '[scheduler]\nkind = "asha"\nlanes = 8'),
+    "pbt": ("", '[scheduler]\nkind = "pbt"\ninterval_epochs = 3'),
+    "tpe+asha": ('sampler = "tpe"', '[scheduler]\nkind = "asha"\nlanes = 8'),
+}
 
 
 def _cli(*args: str, cache: Path) -> subprocess.Popen:
@@ -66,7 +83,7 @@ def _data(folder: Path) -> str:
 
 def _finals(out: Path) -> list[tuple]:
     res = jaxtune.load(out)
-    return [(t.trial, t.hparams, t.final) for t in res.trials]
+    return [(t.trial, t.hparams, t.final, t.curves) for t in res.trials]
 
 
 def _start(cfg: str, out: Path, cache: Path) -> subprocess.Popen:
@@ -76,50 +93,64 @@ def _start(cfg: str, out: Path, cache: Path) -> subprocess.Popen:
 
 
 def main() -> None:
-    """Run the reference, then kill-and-resume until ``--kills`` kills have landed."""
+    """For each scheduler: the reference, then kill-and-resume until ``--kills`` landed."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--trials", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--schedulers", default="plain")
     args = p.parse_args()
-    rng = random.Random(args.seed)
+    names = args.schedulers.split(",")
+    unknown = sorted(set(names) - set(SCHEDULERS))
+    if unknown:
+        p.error(f"--schedulers: unknown {unknown}; known: {sorted(SCHEDULERS)}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cfg = root / "sweep.toml"
-        cfg.write_text(CONFIG.format(trials=args.trials, npz=_data(root)))
-        cache = root / "cache"
-        _cli("sweep", str(cfg), "--out", str(root / "warm"), cache=cache).wait()
-        start = time.monotonic()
-        ref = _cli("sweep", str(cfg), "--out", str(root / "ref"), cache=cache)
-        assert ref.wait() == 0, ref.stderr.read()
-        full = time.monotonic() - start
-        want = _finals(root / "ref")
-        print(f"reference: {len(want)} trials in {full:.1f} s (subprocess, startup included)")
-        kills, runs, restarts = [], 0, 0
-        while len(kills) < args.kills:
-            runs += 1
-            out = root / f"run{runs}"
-            while True:
-                proc = _start(str(cfg), out, cache)
-                delay = rng.uniform(0.0, 1.2 * full)
-                try:
-                    status = proc.wait(timeout=delay)
-                except subprocess.TimeoutExpired:
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait()
-                    db = out / "sweep.db"
-                    stored = len(jaxtune.load(out).trials) if db.exists() else 0
-                    kills.append((round(delay, 2), stored))
-                    restarts += 1
-                    continue
-                assert status == 0, proc.stderr.read()
-                break
-            got = _finals(out)
-            same = got == want  # exact: ids, hyperparameters and every final metric
-            print(f"run {runs}: kills so far {len(kills)}, bit-identical: {same}")
-            assert same, f"run {runs} differs from the reference"
-        print(f"{len(kills)} kills (seconds after start, trials stored at the kill): {kills}")
-        print(f"{runs} runs, {restarts} restarts: every run bit-identical to the reference")
+        npz = _data(root)
+        for name in names:
+            sampler, extra = SCHEDULERS[name]
+            folder = root / name.replace("+", "_")
+            folder.mkdir()
+            cfg = folder / "sweep.toml"
+            text = CONFIG.format(trials=args.trials, npz=npz, sampler=sampler, extra=extra)
+            cfg.write_text(text)
+            _stress(name, cfg, folder, args.kills, random.Random(args.seed))
+
+
+def _stress(name: str, cfg: Path, root: Path, n_kills: int, rng: random.Random) -> None:
+    cache = root / "cache"
+    _cli("sweep", str(cfg), "--out", str(root / "warm"), cache=cache).wait()
+    start = time.monotonic()
+    ref = _cli("sweep", str(cfg), "--out", str(root / "ref"), cache=cache)
+    assert ref.wait() == 0, ref.stderr.read()
+    full = time.monotonic() - start
+    want = _finals(root / "ref")
+    print(f"{name}: reference {len(want)} trials in {full:.1f} s (subprocess, startup included)")
+    kills, runs, restarts = [], 0, 0
+    while len(kills) < n_kills:
+        runs += 1
+        out = root / f"run{runs}"
+        while True:
+            proc = _start(str(cfg), out, cache)
+            delay = rng.uniform(0.0, 1.2 * full)
+            try:
+                status = proc.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                db = out / "sweep.db"
+                stored = len(jaxtune.load(out).trials) if db.exists() else 0
+                kills.append((round(delay, 2), stored))
+                restarts += 1
+                continue
+            assert status == 0, proc.stderr.read()
+            break
+        got = _finals(out)
+        same = got == want  # exact: ids, hyperparameters, every final metric and curve
+        print(f"{name} run {runs}: kills so far {len(kills)}, bit-identical: {same}")
+        assert same, f"{name}: run {runs} differs from the reference"
+    print(f"{name}: {len(kills)} kills (seconds after start, trials stored): {kills}")
+    print(f"{name}: {runs} runs, {restarts} restarts: every run bit-identical to the reference")
 
 
 if __name__ == "__main__":

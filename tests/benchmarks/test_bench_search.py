@@ -148,6 +148,8 @@ def test_missing_strategies_are_named():
     expected = None if hasattr(jaxtune, "PBT") else "n/a (not in this build)"
     assert search_jaxtune.jaxtune_missing("jaxtune PBT") == expected
     assert search_jaxtune.jaxtune_missing("jaxtune random") is None
+    for name in ("jaxtune ASHA", "jaxtune TPE+ASHA", "jaxtune TPE+HB"):
+        assert search_jaxtune.jaxtune_missing(name) is None
     assert search_rivals.rival_missing("optuna TPE+HB") is None
 
 
