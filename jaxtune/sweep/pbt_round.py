@@ -176,6 +176,14 @@ class _Population:
             trainer = dataclasses.replace(trainer, max_epochs=top)
         if getattr(trainer, "seeds_per_trial", 1) != 1:
             raise ValueError("PBT: task.seeds_per_trial must be 1 (one model per lane)")
+        if not callable(getattr(trainer, "with_hyperparams", None)):
+            # Without it a copied state keeps training with its old optimizer numbers
+            # while the lineage reports the new ones.
+            raise TypeError(
+                "PBT copies a lane's state with new hyperparameters: the task's trainer "
+                "must offer with_hyperparams(state, hparams) writing them into the state, "
+                "as jaxtune.make_train's does"
+            )
         self.trainer = trainer
         self.metric = getattr(trainer, "metric_name", "metric")
         field = {"val_loss": "val_loss", "train_loss": "train_loss"}

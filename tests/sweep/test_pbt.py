@@ -254,3 +254,39 @@ def test_killed_at_an_interval_boundary_resumes_exactly(pbt_run, tmp_path):
     assert [t.hparams for t in got.trials] == [t.hparams for t in want.trials]
     assert [t.curves for t in got.trials] == [t.curves for t in want.trials]
     assert got.meta["pbt_lineage"] == want.meta["pbt_lineage"]
+
+
+def test_pbt_refuses_a_trainer_that_cannot_take_new_hyperparameters(tmp_path):
+    """A copied state must train with the values the lineage reports: a trainer without
+    with_hyperparams (its optimizer numbers stay in its state) is refused in one line."""
+    import dataclasses as dc
+
+    import jaxtune
+
+    trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), max_epochs=4)
+
+    @dc.dataclass(frozen=True, eq=False)
+    class KeepsItsNumbers:
+        inner: object
+        max_epochs: int = 4
+
+        def __call__(self, hparams, key):
+            return self.inner(hparams, key)
+
+        def init(self, hparams, key):
+            return self.inner.init(hparams, key)
+
+        def run(self, state, hparams, epochs, **kw):
+            return self.inner.run(state, hparams, epochs, **kw)
+
+    space = jaxtune.Space(learning_rate=jaxtune.LogUniform(0.01, 0.5))
+    sweep = jaxtune.Sweep(
+        space,
+        KeepsItsNumbers(trainer),
+        4,
+        scheduler=jaxtune.PBT(interval_epochs=2),
+        store=str(tmp_path),
+        quiet=True,
+    )
+    with pytest.raises(TypeError, match=r"must offer with_hyperparams\(state, hparams\)"):
+        sweep.run()
