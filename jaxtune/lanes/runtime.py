@@ -99,6 +99,7 @@ class LaneRuntime:
         self.pools: dict[Group, Pool] = {}
         self.queue: list[Proposal] = []
         self.paused: dict[int, Paused] = {}
+        self.committed: set[int] = set()  # numbers committed so far (kept in snapshots)
         self.resuming: list[int] = []  # paused trials the strategy put back, oldest first
         self.state = strategy.init(maximize)
         self.boundaries, self._saved = 0, -math.inf
@@ -220,6 +221,7 @@ class LaneRuntime:
         """Commit stopped trials, then tell the proposer how each ended."""
         if finished:
             self.commit(finished)
+            self.committed.update(f.number for f in finished)
         for f in finished:
             curve = f.curves[self.objective]
             self.proposer.tell(f.number, curve[-1], curve, f.stopped)
@@ -233,6 +235,7 @@ class LaneRuntime:
             "proposer": self.proposer.state(),
             "queue": [[p.number, p.hparams] for p in self.queue],
             "resuming": self.resuming,
+            "committed": sorted(self.committed),
             "paused": [],
             "pools": [],
         }
@@ -255,6 +258,7 @@ class LaneRuntime:
         self.proposer.restore(info["proposer"])
         self.queue = [Proposal(int(n), dict(h)) for n, h in info["queue"]]
         self.resuming = [int(n) for n in info["resuming"]]
+        self.committed = {int(n) for n in info["committed"]}
         self.paused = {}
         for number, group, epoch, hparams, curves in info["paused"]:
             group = tuple(tuple(pair) for pair in group)

@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from jaxtune.strategies.base import CONTINUE, STOP, Report, better, check_int
+from jaxtune.strategies.base import CONTINUE, STOP, EpochBudget, Report, better
 
 __all__ = ["ASHA"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ASHA:
+class ASHA(EpochBudget):
     """Asynchronous successive halving: stop a trial at a rung if it trails the rung.
 
     Attributes:
@@ -66,24 +66,6 @@ class ASHA:
     lanes: int | None = None
 
     kind = "asha"
-
-    def __post_init__(self) -> None:
-        check_int("scheduler", "min_epochs", self.min_epochs, 1)
-        check_int("scheduler", "reduction_factor", self.reduction_factor, 2)
-        if self.max_epochs is not None:
-            check_int("scheduler", "max_epochs", self.max_epochs, self.min_epochs)
-        if self.lanes is not None:
-            check_int("scheduler", "lanes", self.lanes, 1)
-
-    def with_max_epochs(self, epochs: int) -> ASHA:
-        """This strategy with ``max_epochs`` filled in when it was left out."""
-        if self.max_epochs is not None:
-            return self
-        return dataclasses.replace(self, max_epochs=max(epochs, self.min_epochs))
-
-    def n_trials(self, requested: int) -> int:
-        """Trials the sweep runs: all that were asked for."""
-        return requested
 
     def rungs(self) -> list[int]:
         """The epochs at which trials are compared (``max_epochs`` excluded)."""

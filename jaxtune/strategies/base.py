@@ -20,10 +20,11 @@ one did.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["CONTINUE", "PAUSE", "STOP", "Report", "Strategy", "better", "check_int"]
+__all__ = ["CONTINUE", "PAUSE", "STOP", "EpochBudget", "Report", "Strategy", "better", "check_int"]
 
 #: Train the lane one more step of the runtime.
 CONTINUE = "continue"
@@ -85,3 +86,34 @@ def check_int(owner: str, name: str, value: Any, low: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(f"{owner}.{name} must be an integer >= {low}, got {value!r}")
     return value
+
+
+class EpochBudget:
+    """What rung-based strategies share: checked settings and ``max_epochs`` filled in.
+
+    A frozen dataclass with ``min_epochs``, ``reduction_factor``, ``max_epochs`` (None:
+    the task's own epochs) and ``lanes`` (None: the runtime's default) mixes it in.
+    """
+
+    min_epochs: int
+    reduction_factor: int
+    max_epochs: int | None
+    lanes: int | None
+
+    def __post_init__(self) -> None:
+        check_int("scheduler", "min_epochs", self.min_epochs, 1)
+        check_int("scheduler", "reduction_factor", self.reduction_factor, 2)
+        if self.max_epochs is not None:
+            check_int("scheduler", "max_epochs", self.max_epochs, self.min_epochs)
+        if self.lanes is not None:
+            check_int("scheduler", "lanes", self.lanes, 1)
+
+    def with_max_epochs(self, epochs: int) -> Any:
+        """This strategy with ``max_epochs`` filled in when it was left out."""
+        if self.max_epochs is not None:
+            return self
+        return dataclasses.replace(self, max_epochs=max(epochs, self.min_epochs))
+
+    def n_trials(self, requested: int) -> int:
+        """Trials the sweep runs: all that were asked for."""
+        return requested

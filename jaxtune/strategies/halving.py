@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from jaxtune.strategies.base import CONTINUE, PAUSE, STOP, Report, check_int
+from jaxtune.strategies.base import CONTINUE, PAUSE, STOP, EpochBudget, Report, check_int
 
 __all__ = ["Hyperband", "Rung", "SuccessiveHalving", "lane_epochs"]
 
@@ -146,7 +146,7 @@ class _Halving:
 
 
 @dataclasses.dataclass(frozen=True)
-class SuccessiveHalving(_Halving):
+class SuccessiveHalving(_Halving, EpochBudget):
     """Synchronous successive halving over all of a round's trials.
 
     Attributes:
@@ -165,20 +165,6 @@ class SuccessiveHalving(_Halving):
 
     kind = "successive_halving"
 
-    def __post_init__(self) -> None:
-        check_int("scheduler", "min_epochs", self.min_epochs, 1)
-        check_int("scheduler", "reduction_factor", self.reduction_factor, 2)
-        if self.max_epochs is not None:
-            check_int("scheduler", "max_epochs", self.max_epochs, self.min_epochs)
-        if self.lanes is not None:
-            check_int("scheduler", "lanes", self.lanes, 1)
-
-    def with_max_epochs(self, epochs: int) -> SuccessiveHalving:
-        """This scheduler with ``max_epochs`` filled in when it was left out."""
-        if self.max_epochs is not None:
-            return self
-        return dataclasses.replace(self, max_epochs=max(epochs, self.min_epochs))
-
     def for_trials(self, n_trials: int) -> SuccessiveHalving:
         """This scheduler planning ``n_trials`` trials (the round's)."""
         out = dataclasses.replace(self)
@@ -191,13 +177,9 @@ class SuccessiveHalving(_Halving):
         n = check_int("scheduler", "n_trials", n_trials, 1)
         return [_rungs(n, self.min_epochs, top, self.reduction_factor)]
 
-    def n_trials(self, requested: int) -> int:
-        """Trials the plan uses: all that were asked for."""
-        return requested
-
 
 @dataclasses.dataclass(frozen=True)
-class Hyperband(_Halving):
+class Hyperband(_Halving, EpochBudget):
     """Hyperband: successive halving in brackets that trade breadth for depth.
 
     One Hyperband iteration; its brackets fix the number of trials (as a grid does).
@@ -215,17 +197,6 @@ class Hyperband(_Halving):
     lanes: int | None = None
 
     kind = "hyperband"
-
-    def __post_init__(self) -> None:
-        check_int("scheduler", "min_epochs", self.min_epochs, 1)
-        check_int("scheduler", "max_epochs", self.max_epochs, self.min_epochs)
-        check_int("scheduler", "reduction_factor", self.reduction_factor, 2)
-        if self.lanes is not None:
-            check_int("scheduler", "lanes", self.lanes, 1)
-
-    def with_max_epochs(self, epochs: int) -> Hyperband:
-        """Hyperband always names its ``max_epochs``."""
-        return self
 
     def for_trials(self, n_trials: int) -> Hyperband:
         """Hyperband plans its own number of trials."""

@@ -146,7 +146,10 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
     )
     store.set_meta(lanes=lanes)
     try:
-        runtime.run(snapshots.load(path, token))
+        snapshot = snapshots.load(path, token)
+        if snapshot is not None and not {first + n for n in snapshot[0]["committed"]} <= done:
+            snapshot = None  # the store lost trials the snapshot counts on: start over
+        runtime.run(snapshot)
     finally:
         writer.close()
 
