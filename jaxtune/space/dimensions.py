@@ -10,6 +10,13 @@ Values in a sample set are *encoded*: floats as float32, integers as int32, and 
 :class:`Choice` of strings (or booleans) as the int32 index of the value; ``decode``
 turns them back into plain Python values. The public names are re-exported from
 :mod:`jaxtune.space`.
+
+Every dimension takes ``static=True`` (keyword only): its value changes the program
+itself (a layer width used as a shape, a Python ``if`` on it), so a sweep of a user's
+function passes it as a plain Python value and compiles one program per distinct value
+(trials are grouped by their static values). A dimension of strings or booleans always
+reaches a user's function as its Python value, static or not. ``static`` is part of the
+dimension: it survives ``to_dict``/``from_dict`` (written only when True) and equality.
 """
 
 from __future__ import annotations
@@ -50,6 +57,17 @@ def check_sample(cls: str, arg: str, value: float, low: float, high: float, why:
     if not low <= value <= high:
         ends = ", ".join(str(e) if isinstance(e, int) else f"{e:.9g}" for e in (low, high))
         raise ValueError(f"{cls}: {arg} must lie in [{ends}] ({why}), got {value}")
+
+
+def check_static(cls: str, value: Any) -> None:
+    """``TypeError`` unless ``static`` is a bool (``static=1`` is a slip, not a choice)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{cls}: static must be True or False, got {value!r}")
+
+
+def static_text(dim: Any) -> str:
+    """``", static=True"`` for the repr of a static dimension, else ``""``."""
+    return ", static=True" if dim.static else ""
 
 
 def as_integer(cls: str, arg: str, value: Any) -> int:
@@ -98,6 +116,7 @@ class Dimension(abc.ABC):
 
     kind: ClassVar[str]  # the "type" in dict/TOML/JSON form
     dtype: np.dtype  # dtype of the encoded values in a sample set
+    static: bool  # one program per value (see the module docstring)
 
     @property
     def labels(self) -> tuple[Label, ...] | None:
@@ -156,6 +175,8 @@ class Dimension(abc.ABC):
     def to_dict(self) -> dict[str, Any]:
         """Plain dict form, e.g. ``{"type": "uniform", "low": 0.0, "high": 1.0}``."""
         fields = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if not fields.get("static"):  # stores written before ``static`` existed stay equal
+            fields.pop("static", None)
         return {"type": self.kind, **fields}
 
     def _zoom_values(self, values: jax.typing.ArrayLike) -> np.ndarray:
@@ -191,10 +212,12 @@ class _Interval(Dimension):
 
     low: float
     high: float
+    static: bool = dataclasses.field(default=False, kw_only=True)
     dtype: ClassVar[np.dtype] = np.dtype(np.float32)
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        check_static(name, self.static)
         low, high = as_real(name, "low", self.low), as_real(name, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -204,7 +227,7 @@ class _Interval(Dimension):
             check_sample(name, arg, value, -F32_MAX, F32_MAX, "float32 samples")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.low!r}, {self.high!r})"
+        return f"{type(self).__name__}({self.low!r}, {self.high!r}{static_text(self)})"
 
     def grid(self, n: int) -> np.ndarray:
         return self._from_unit(unit_grid(check_count(n)), np).astype(np.float32)
@@ -220,7 +243,9 @@ class _Interval(Dimension):
             low = self.low if lo <= 0 else min(float(self._from_unit(np.float64(lo), np)), low)
             high = self.high if hi >= 1 else max(float(self._from_unit(np.float64(hi), np)), high)
         low, high = max(low, self.low), min(high, self.high)
-        return Fixed(float(low)) if low >= high else type(self)(float(low), float(high))
+        if low >= high:
+            return Fixed(float(low), static=self.static)
+        return type(self)(float(low), float(high), static=self.static)
 
     def _contains(self, x: Any, xp: ModuleType) -> Any:
         x = x.astype(np.float32)
@@ -336,9 +361,11 @@ class Fixed(Dimension):
     """
 
     value: Label
+    static: bool = dataclasses.field(default=False, kw_only=True)
     kind: ClassVar[str] = "fixed"
 
     def __post_init__(self) -> None:
+        check_static("Fixed", self.static)
         value = plain(self.value)
         if not isinstance(value, (str, bool, int, float)):
             raise TypeError(f"Fixed: value must be a number, string or bool, got {value!r}")
@@ -350,14 +377,18 @@ class Fixed(Dimension):
         object.__setattr__(self, "value", value)
 
     def __repr__(self) -> str:
-        return f"Fixed({self.value!r})"
+        return f"Fixed({self.value!r}{static_text(self)})"
 
     # Equality sees types: Fixed(1) is int32, Fixed(1.0) float32, Fixed(True) a label.
     def __eq__(self, other: object) -> bool:
-        return type(other) is Fixed and typed_values((self.value,)) == typed_values((other.value,))
+        return (
+            type(other) is Fixed
+            and typed_values((self.value,)) == typed_values((other.value,))
+            and self.static == other.static
+        )
 
     def __hash__(self) -> int:
-        return hash(typed_values((self.value,)))
+        return hash((typed_values((self.value,)), self.static))
 
     @property
     def labels(self) -> tuple[Label, ...] | None:
