@@ -104,7 +104,7 @@ def takes_rngs(module: Any) -> bool:
     """
     try:
         return "rngs" in inspect.signature(type(module).__call__).parameters
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return False
 
 

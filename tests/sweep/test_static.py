@@ -174,3 +174,28 @@ def test_a_nested_space_is_refused_saying_nesting_is_unsupported():
         Space(model={"lr": LogUniform(1e-3, 1.0), "width": [8, 16]})
     with pytest.raises(ValueError, match="nested space"):
         Space(inner=Space(lr=LogUniform(1e-3, 1.0)))
+
+
+def test_retrain_reruns_a_function_sweep_for_the_trials_hyperparameters_and_key(tmp_path):
+    res = Sweep(BRANCH_SPACE, branching, 8, store=str(tmp_path / "s"), quiet=True).run()
+    for t in res.trials[:3]:
+        again = res.retrain(t.trial)  # `branching` is found by its stored name
+        assert float(again["val_loss"]) == pytest.approx(t.final["val_loss"], rel=1e-5)
+        assert res.retrain(t.trial, fn=branching).keys() == again.keys()
+
+    def edited(hp, key):
+        return {"val_loss": branching(hp, key)["val_loss"] * 2.0, "width": hp["width"] * 1.0}
+
+    with pytest.raises(ValueError, match="fn: not the function this sweep trained"):
+        res.retrain(res.trials[0].trial, fn=edited)
+    with pytest.raises(ValueError, match="epochs applies to the built-in Task"):
+        res.retrain(res.trials[0].trial, epochs=3)
+    local = Sweep(
+        Space(lr=LogUniform(1e-2, 1.0)),
+        lambda hp, key: {"val_loss": hp["lr"]},
+        2,
+        store=str(tmp_path / "l"),
+        quiet=True,
+    ).run()
+    with pytest.raises(ValueError, match=r"cannot be imported .* retrain\(trial, fn=train\)"):
+        local.retrain(local.trials[0].trial)
