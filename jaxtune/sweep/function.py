@@ -51,11 +51,15 @@ def static_names(space: Space) -> tuple[str, ...]:
     return tuple(k for k, d in space.items() if d.static or d.labels is not None)
 
 
+_DESCRIBED = frozenset({"metric_name", "maximize", "objective", "max_epochs"})
+
+
 class WithStatic:
     """``fn`` of one static group: the group's plain values merged into the traced ones.
 
-    Attributes other than the call (``metric_name``, ``maximize``, ``max_epochs`` of a
-    trainer) are the function's own.
+    A trainer's description (``metric_name``, ``maximize``, ``objective``,
+    ``max_epochs``) is the function's own; its ``init``/``run`` are not offered (they
+    would skip the static values), so a scheduler refuses a static group.
 
     Example:
         >>> fn = WithStatic(lambda hp, key: hp["x"] * hp["k"], (("k", 3),), ("x", "k"))
@@ -65,13 +69,16 @@ class WithStatic:
 
     def __init__(self, fn: TrainFn, group: Group, names: tuple[str, ...]) -> None:
         self.fn, self.group, self.names = fn, tuple(group), tuple(names)
+        # Named as the function (the calibration cache keys on module and qualname).
+        self.__module__ = getattr(fn, "__module__", type(fn).__module__)
+        self.__qualname__ = getattr(fn, "__qualname__", type(fn).__qualname__)
 
     def __call__(self, hparams: Mapping[str, Any], key: Any) -> Any:
         static = dict(self.group)
         return self.fn({k: static[k] if k in static else hparams[k] for k in self.names}, key)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("fn", "group", "names"):  # not set yet (copy, pickle)
+        if name not in _DESCRIBED:  # "fn", "group", "names" not set yet: copy, pickle
             raise AttributeError(name)
         return getattr(self.fn, name)
 
