@@ -39,13 +39,27 @@ def check_sample(cls: str, arg: str, value: float, low: float, high: float, why:
 
 
 def check_static(cls: str, value: Any) -> None:
-    """``TypeError`` unless ``static`` is a bool (``static=1`` is a slip, not a choice)."""
+    """``TypeError`` unless ``static`` is a bool (``static=1`` is a slip, not a choice).
+
+    Example:
+        >>> check_static("Choice", True)
+        >>> check_static("Choice", 1)
+        Traceback (most recent call last):
+        ...
+        TypeError: Choice: static must be True or False, got 1
+    """
     if not isinstance(value, bool):
         raise TypeError(f"{cls}: static must be True or False, got {value!r}")
 
 
 def static_text(dim: Any) -> str:
-    """``", static=True"`` for the repr of a static dimension, else ``""``."""
+    """``", static=True"`` for the repr of a static dimension, else ``""``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> static_text(SimpleNamespace(static=True)), static_text(SimpleNamespace(static=False))
+        (', static=True', '')
+    """
     return ", static=True" if dim.static else ""
 
 

@@ -98,7 +98,12 @@ def is_concrete_error(error: BaseException) -> bool:
 
 
 def is_traced(value: Any) -> bool:
-    """Whether a hyperparameter value is traced (an array), not a plain static value."""
+    """Whether a hyperparameter value is traced (an array), not a plain static value.
+
+    Example:
+        >>> is_traced(np.float32(0.1)), is_traced("relu"), is_traced(64)
+        (True, False, False)
+    """
     return isinstance(value, jax.Array | np.ndarray | np.generic)
 
 
