@@ -63,11 +63,16 @@ def test_a_static_width_compiles_one_program_per_width(tmp_path):
 
     space = Space(lr=LogUniform(1e-2, 1.0), width=IntUniform(2, 4, static=True))
     task = FunctionTask(train)
-    res = Sweep(space, task, 10, store=str(tmp_path / "s"), chunk_size=5, quiet=True).run()
+    jaxtune.parallel.clear_cache()
+    res = Sweep(space, task, 10, store=str(tmp_path / "s"), chunk_size=16, quiet=True).run()
     widths = {t.hparams["width"] for t in res.trials}
     assert widths == {2, 3, 4}
     assert {t.group for t in res.trials} == {f"width={w}" for w in widths}
-    assert len(task._trainers) == len(widths)  # one program per group
+    assert len(task._trainers) == len(widths)
+    # One compiled program per width (each group fits one chunk).
+    compiled = {sig.fn for sig, _, _ in jaxtune.parallel.cached_programs()}
+    assert compiled == set(task._trainers.values())
+    assert len(jaxtune.parallel.cached_programs()) == len(widths)
     assert set(traced_widths) == widths
     for t in res.trials:
         key = jax.random.fold_in(jax.random.key(0), t.trial)
