@@ -165,6 +165,7 @@ class FunctionTask:
         hparams = {k: static[k] if k in static else v[0] for k, v in sample.items()}
         found = probe(self.fn, hparams, jax.random.key(0), space)
         object.__setattr__(self, "_probe", found)
+        self.__dict__["_checked"] = {(space, tuple(static.items())): hparams}
 
     @property
     def outputs(self) -> Probe:
@@ -201,8 +202,23 @@ class FunctionTask:
         cache = self.__dict__.setdefault("_trainers", {})
         key = (space, tuple(group))
         if key not in cache:
+            self._check_group(space, tuple(group))
             cache[key] = WithStatic(self.fn, group, space.names)
         return cache[key]
+
+    def _check_group(self, space: Space, group: Group) -> None:
+        """Trace a static group :meth:`prepare` did not (a Python branch of its own may
+        use a traced value as a size): the same one-line errors, before it compiles."""
+        checked = self.__dict__.get("_checked")
+        if not checked or (space, group) in checked:
+            return
+        traced = next(iter(checked.values()))
+        static = dict(group)
+        if set(traced) != set(space.names):
+            return  # another space's trial: nothing to trace it with
+        hparams = {k: static[k] if k in static else traced[k] for k in space.names}
+        probe(self.fn, hparams, jax.random.key(0), space)
+        checked[(space, group)] = hparams
 
 
 def _plain(value: Any) -> Any:

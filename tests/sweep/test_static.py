@@ -204,3 +204,17 @@ def test_retrain_reruns_a_function_sweep_for_the_trials_hyperparameters_and_key(
     ).run()
     with pytest.raises(ValueError, match=r"cannot be imported .* retrain\(trial, fn=train\)"):
         local.retrain(local.trials[0].trial)
+
+
+def test_a_group_the_first_trace_did_not_see_gets_the_same_one_line_error(tmp_path):
+    def train(hp, key):
+        if hp["activation"] == "relu":  # only this branch uses lr as a size
+            return {"val_loss": jnp.sum(jnp.zeros(hp["n"]))}
+        return {"val_loss": hp["lr"] * 1.0}
+
+    space = Space(lr=LogUniform(1e-2, 1.0), n=IntUniform(2, 4), activation=["tanh", "relu"])
+    # The first trace (a tanh trial) passes; the relu group is traced before it compiles.
+    sweep = Sweep(space, train, 8, sampler="grid", store=str(tmp_path / "s"), quiet=True)
+    with pytest.raises(ValueError, match="hyperparameter 'n' is traced") as info:
+        sweep.run()
+    assert "n=IntUniform(2, 4, static=True)" in str(info.value)
