@@ -52,6 +52,7 @@ def static_names(space: Space) -> tuple[str, ...]:
 
 
 _DESCRIBED = frozenset({"metric_name", "maximize", "objective", "max_epochs"})
+_LOCAL = frozenset({"_probe", "_checked", "_trainers"})  # kept out of a pickled task
 
 
 class WithStatic:
@@ -144,6 +145,11 @@ class FunctionTask:
             maximize = bool(getattr(self.fn, "maximize", False)) if objective == own else False
         object.__setattr__(self, "objective", objective)
         object.__setattr__(self, "maximize", bool(maximize))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What prepare() traced (a jaxpr holds jax tracebacks, which do not pickle) stays
+        # here: a Ray worker only needs the function and its groups' trainers.
+        return {k: v for k, v in self.__dict__.items() if k not in _LOCAL}
 
     @property
     def name(self) -> str:

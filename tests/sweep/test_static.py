@@ -218,3 +218,17 @@ def test_a_group_the_first_trace_did_not_see_gets_the_same_one_line_error(tmp_pa
     with pytest.raises(ValueError, match="hyperparameter 'n' is traced") as info:
         sweep.run()
     assert "n=IntUniform(2, 4, static=True)" in str(info.value)
+
+
+def test_a_prepared_function_task_pickles_for_ray_workers():
+    import pickle
+
+    task = FunctionTask(branching)
+    task.prepare(BRANCH_SPACE)
+    group = (("activation", "relu"), ("center", True), ("width", 3))
+    task.trainer(BRANCH_SPACE, group)
+    copy = pickle.loads(pickle.dumps(task))  # a traced jaxpr does not pickle: left behind
+    hp = {"scale": np.float32(1.5)}
+    key = jax.random.key(1)
+    want = task.trainer(BRANCH_SPACE, group)(hp, key)["val_loss"]
+    assert float(copy.trainer(BRANCH_SPACE, group)(hp, key)["val_loss"]) == float(want)
