@@ -14,7 +14,9 @@ What reaches the function: numbers of an ordinary dimension as traced scalars (o
 compiled program serves every value, trials batched with ``vmap``); the values of a
 *static* dimension (``static=True``) and of every dimension of strings or booleans as
 plain Python values (``"relu"``, ``True``, ``64``), so a Python ``if`` or a layer width
-works as written. Trials are grouped by their static values, one program per group.
+works as written. Trials are grouped by their static values, one program per group. A
+:func:`jaxtune.make_train` trainer keeps reading a label dimension (``decay_system``)
+as its index: for it only ``static=True`` dimensions are plain values.
 """
 
 from __future__ import annotations
@@ -30,25 +32,28 @@ from jaxtune.space import Space
 from jaxtune.sweep import fingerprint as fp
 from jaxtune.sweep.outputs import Probe, check_objective, probe
 from jaxtune.sweep.task import Group, SweepTask, Task, TrainFn
+from jaxtune.train import Trainer
 
 __all__ = ["FunctionTask", "WithStatic", "as_task", "static_names"]
 
 
-def static_names(space: Space) -> tuple[str, ...]:
+def static_names(space: Space, *, labels: bool = True) -> tuple[str, ...]:
     """Names whose values reach a user's function as plain Python values, in order.
 
-    The dimensions declared ``static=True`` and every dimension of strings or booleans
-    (a traced index would silently compare unequal to ``"relu"``).
+    The dimensions declared ``static=True`` and, with ``labels`` (a user's function),
+    every dimension of strings or booleans: a traced index would silently compare
+    unequal to ``"relu"``. A :func:`jaxtune.make_train` trainer reads a label dimension
+    (``decay_system``) as its index, so for it ``labels=False``.
 
     Example:
         >>> from jaxtune.space import Choice, IntUniform, LogUniform
         >>> space = Space(
         ...     lr=LogUniform(1e-3, 1), act=["tanh", "relu"], width=IntUniform(8, 64, static=True)
         ... )
-        >>> static_names(space)
-        ('act', 'width')
+        >>> static_names(space), static_names(space, labels=False)
+        (('act', 'width'), ('width',))
     """
-    return tuple(k for k, d in space.items() if d.static or d.labels is not None)
+    return tuple(k for k, d in space.items() if d.static or (labels and d.labels is not None))
 
 
 _DESCRIBED = frozenset({"metric_name", "maximize", "objective", "max_epochs"})
@@ -199,7 +204,8 @@ class FunctionTask:
 
     def group_of(self, space: Space, trial: Mapping[str, Any]) -> Group:
         """``((name, value), ...)`` of the trial's :func:`static_names` (plain values)."""
-        return tuple((k, _plain(trial[k])) for k in static_names(space))
+        names = static_names(space, labels=not isinstance(self.fn, Trainer))
+        return tuple((k, _plain(trial[k])) for k in names)
 
     def trainer(self, space: Space, group: Group) -> TrainFn:
         """The function itself, or for a static group its :class:`WithStatic` (one per group)."""
