@@ -8,6 +8,8 @@ heading) and runs each in an empty folder, so their stores (``runs/...``) stay t
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ BLOCKS = section_blocks(SECTION)
 
 
 def test_the_section_has_one_example_per_kind_and_the_table():
-    assert len(BLOCKS) == 3
+    assert len(BLOCKS) == 4
     readme = (ROOT / "README.md").read_text()
     assert "| kind of code | glue it needs | strategies it gets |" in readme
     assert "def make_train(config)" in BLOCKS[0] and "static=True" in BLOCKS[0]
@@ -37,10 +39,16 @@ def test_the_section_has_one_example_per_kind_and_the_table():
     assert "width=Choice([16, 32], static=True)" in BLOCKS[2]
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=["purejaxrl", "nnx", "width"])
+KINDS = ["purejaxrl", "nnx", "width", "trainstate"]
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=KINDS)
 def test_a_real_training_code_block_runs_as_written(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": f"readme_block_{index}"}
+    # A module of its own, as a script is (dataclasses, flax linen modules look it up).
+    module = types.ModuleType(f"readme_block_{index}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     exec(compile(BLOCKS[index], f"README.md:{SECTION}[{index}]", "exec"), namespace)
     printed = capsys.readouterr().out
     results = namespace["results"]
@@ -53,3 +61,5 @@ def test_a_real_training_code_block_runs_as_written(index, tmp_path, monkeypatch
         assert 0.5 < results.best_value <= 1.0  # accuracy on digits after 3 epochs
     if index == 2:
         assert printed.strip() == "['width=16', 'width=32']"
+    if index == 3:  # the loss went down in every trial (the loop really trained)
+        assert all(t.curves["val_loss"][-1] < t.curves["val_loss"][0] for t in results.trials)
