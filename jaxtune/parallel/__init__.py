@@ -24,7 +24,7 @@ from jaxtune.parallel.engine import (
     run,
 )
 from jaxtune.parallel.job import Chunk
-from jaxtune.parallel.programs import TRIALS, cached_programs
+from jaxtune.parallel.programs import TRIALS, cached_programs, jaxpr_text
 
 __all__ = [
     "TRIALS",
@@ -40,5 +40,6 @@ __all__ = [
     "disable_calibration_cache",
     "enable_calibration_cache",
     "enable_compilation_cache",
+    "jaxpr_text",
     "run",
 ]

@@ -210,6 +210,23 @@ def _encode(x: Any) -> tuple[jax.Array, str | None]:
     return jnp.asarray(x), None
 
 
+def jaxpr_text(closed_jaxpr: Any) -> str:
+    """The printed form of a (closed) jaxpr that depends on the program only.
+
+    ``str(jaxpr)`` colours its text with ANSI codes when stdout is a terminal or a
+    Jupyter kernel (jax's ``jax_pprint_use_color``), so a digest of it would change
+    between a terminal, ``nohup``, a pipe and CI. This prints without colour, at a fixed
+    width, with no source locations.
+
+    Example:
+        >>> closed = jax.make_jaxpr(lambda x: x * 2.0)(1.0)
+        >>> jaxpr_text(closed)
+        '{ lambda ; a:f32[]. let b:f32[] = mul a 2.0:f32[] in (b,) }'
+    """
+    jaxpr = getattr(closed_jaxpr, "jaxpr", closed_jaxpr)
+    return jaxpr.pretty_print(use_color=False, width=80, source_info=False, name_stack=False)
+
+
 def trial_jaxpr(fn: Callable[..., Any], sig: Signature) -> str:
     """The jaxpr of one unbatched trial, as text: what ``fn`` computes, without its values.
 
@@ -227,7 +244,8 @@ def trial_jaxpr(fn: Callable[..., Any], sig: Signature) -> str:
     def aval(spec: LeafSpec) -> jax.ShapeDtypeStruct:
         return jax.ShapeDtypeStruct(spec[0], spec[1])
 
-    return str(jax.make_jaxpr(one_trial)([aval(s) for s in sig.hp_specs], aval(sig.key_spec)))
+    closed = jax.make_jaxpr(one_trial)([aval(s) for s in sig.hp_specs], aval(sig.key_spec))
+    return jaxpr_text(closed)
 
 
 def get_program(fn: Callable[..., Any], sig: Signature, lanes: int) -> Program:

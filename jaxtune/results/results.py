@@ -164,23 +164,30 @@ class Results:
             )
         return best[0]
 
-    def retrain(self, trial_id: int, epochs: int | None = None) -> tuple[Any, Any]:
-        """Train one trial of a built-in-task sweep again, alone; get its model back.
+    def retrain(
+        self, trial_id: int, epochs: int | None = None, *, fn: Any = None
+    ) -> tuple[Any, Any] | Any:
+        """Train one trial again, alone; get its model (or outputs) back.
 
-        Uses the stored task settings, space, hyperparameters and the trial's key, so
-        the returned history equals the stored curve (rtol 1e-5).
+        Built-in task: uses the stored task settings, space, hyperparameters and the
+        trial's key, so the returned history equals the stored curve (rtol 1e-5). A
+        sweep of a user's function reruns the function (``fn``, or the one the store
+        names if it can be imported) on the trial's hyperparameters and key, after
+        checking its program is the stored one (see :func:`jaxtune.sweep.retrain`).
 
         Args:
             trial_id: the trial, e.g. ``results.best()[0].trial``.
-            epochs: train this many epochs instead of the trial's own.
+            epochs: train this many epochs instead of the trial's own (built-in task).
+            fn: the function a function sweep trained.
 
         Returns:
-            ``(params, history)``: final parameters and a :class:`jaxtune.History`.
+            ``(params, history)``: final parameters and a :class:`jaxtune.History`; for
+            a function sweep, what the function returns.
         """
         # Imported here: reading a store never needs the trainer.
         from jaxtune.sweep.retrain import retrain
 
-        return retrain(self, trial_id, epochs)
+        return retrain(self, trial_id, epochs, fn=fn)
 
     # ----------------------------------------------------------------- analysis
 

@@ -10,6 +10,13 @@ Values in a sample set are *encoded*: floats as float32, integers as int32, and 
 :class:`Choice` of strings (or booleans) as the int32 index of the value; ``decode``
 turns them back into plain Python values. The public names are re-exported from
 :mod:`jaxtune.space`.
+
+Every dimension takes ``static=True`` (keyword only): its value changes the program
+itself (a layer width used as a shape, a Python ``if`` on it), so a sweep of a user's
+function passes it as a plain Python value and compiles one program per distinct value
+(trials are grouped by their static values). A dimension of strings or booleans always
+reaches a user's function as its Python value, static or not. ``static`` is part of the
+dimension: it survives ``to_dict``/``from_dict`` (written only when True) and equality.
 """
 
 from __future__ import annotations
@@ -25,66 +32,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Label = str | bool | int | float
-
-# Samples are float32 and int32: values validated in float64 must survive that cast.
-F32_MAX = float(np.finfo(np.float32).max)
-F32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32 (CPUs flush below)
-F32_BELOW_1 = 1.0 - 2.0**-24  # largest float32 below 1
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-F32_ENDS = (-F32_MAX, F32_MAX, "float32 samples")
-INT32_ENDS = (INT32_MIN, INT32_MAX, "int32 samples")
-
-
-def as_real(cls: str, arg: str, value: Any) -> float:
-    """Checks that ``value`` is a finite real number (bool excluded) and returns a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{cls}: {arg} must be a real number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{cls}: {arg} must be finite, got {value!r}")
-    return float(value)
-
-
-def check_sample(cls: str, arg: str, value: float, low: float, high: float, why: str) -> None:
-    """Raises ValueError unless ``low <= value <= high``: what survives the sample dtype."""
-    if not low <= value <= high:
-        ends = ", ".join(str(e) if isinstance(e, int) else f"{e:.9g}" for e in (low, high))
-        raise ValueError(f"{cls}: {arg} must lie in [{ends}] ({why}), got {value}")
-
-
-def as_integer(cls: str, arg: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{cls}: {arg} must be an int, got {value!r}")
-    return int(value)
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def plain(value: Any) -> Any:
-    """NumPy scalars become the matching Python scalars (so TOML/JSON can write them)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def typed_values(values: tuple[Any, ...]) -> tuple[tuple[type, Any], ...]:
-    return tuple((type(v), v) for v in values)
-
-
-def check_count(n: Any, arg: str = "n") -> int:
-    """Checks a number of points or samples: a concrete int >= 1 (static under jit)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{arg} must be an int (static under jit), got {n!r}")
-    if n < 1:
-        raise ValueError(f"{arg} must be >= 1, got {n}")
-    return int(n)
-
-
-def check_margin(margin: Any) -> float:
-    margin = as_real("zoom", "margin", margin)
-    if not 0.0 <= margin <= 1.0:
-        raise ValueError(f"zoom: margin must be in [0, 1] (unit coordinates), got {margin}")
-    return margin
+from jaxtune.space.values import (  # noqa: F401 (re-exported: discrete, samplers, space)
+    F32_BELOW_1,
+    F32_ENDS,
+    F32_MAX,
+    F32_TINY,
+    INT32_ENDS,
+    INT32_MAX,
+    INT32_MIN,
+    Label,
+    as_integer,
+    as_real,
+    check_count,
+    check_margin,
+    check_sample,
+    check_static,
+    is_number,
+    plain,
+    static_text,
+    typed_values,
+)
 
 
 class Dimension(abc.ABC):
@@ -98,6 +65,7 @@ class Dimension(abc.ABC):
 
     kind: ClassVar[str]  # the "type" in dict/TOML/JSON form
     dtype: np.dtype  # dtype of the encoded values in a sample set
+    static: bool  # one program per value (see the module docstring)
 
     @property
     def labels(self) -> tuple[Label, ...] | None:
@@ -156,6 +124,8 @@ class Dimension(abc.ABC):
     def to_dict(self) -> dict[str, Any]:
         """Plain dict form, e.g. ``{"type": "uniform", "low": 0.0, "high": 1.0}``."""
         fields = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if not fields.get("static"):  # stores written before ``static`` existed stay equal
+            fields.pop("static", None)
         return {"type": self.kind, **fields}
 
     def _zoom_values(self, values: jax.typing.ArrayLike) -> np.ndarray:
@@ -191,10 +161,12 @@ class _Interval(Dimension):
 
     low: float
     high: float
+    static: bool = dataclasses.field(default=False, kw_only=True)
     dtype: ClassVar[np.dtype] = np.dtype(np.float32)
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        check_static(name, self.static)
         low, high = as_real(name, "low", self.low), as_real(name, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -204,7 +176,7 @@ class _Interval(Dimension):
             check_sample(name, arg, value, -F32_MAX, F32_MAX, "float32 samples")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.low!r}, {self.high!r})"
+        return f"{type(self).__name__}({self.low!r}, {self.high!r}{static_text(self)})"
 
     def grid(self, n: int) -> np.ndarray:
         return self._from_unit(unit_grid(check_count(n)), np).astype(np.float32)
@@ -220,7 +192,9 @@ class _Interval(Dimension):
             low = self.low if lo <= 0 else min(float(self._from_unit(np.float64(lo), np)), low)
             high = self.high if hi >= 1 else max(float(self._from_unit(np.float64(hi), np)), high)
         low, high = max(low, self.low), min(high, self.high)
-        return Fixed(float(low)) if low >= high else type(self)(float(low), float(high))
+        if low >= high:
+            return Fixed(float(low), static=self.static)
+        return type(self)(float(low), float(high), static=self.static)
 
     def _contains(self, x: Any, xp: ModuleType) -> Any:
         x = x.astype(np.float32)
@@ -336,9 +310,11 @@ class Fixed(Dimension):
     """
 
     value: Label
+    static: bool = dataclasses.field(default=False, kw_only=True)
     kind: ClassVar[str] = "fixed"
 
     def __post_init__(self) -> None:
+        check_static("Fixed", self.static)
         value = plain(self.value)
         if not isinstance(value, (str, bool, int, float)):
             raise TypeError(f"Fixed: value must be a number, string or bool, got {value!r}")
@@ -350,14 +326,18 @@ class Fixed(Dimension):
         object.__setattr__(self, "value", value)
 
     def __repr__(self) -> str:
-        return f"Fixed({self.value!r})"
+        return f"Fixed({self.value!r}{static_text(self)})"
 
     # Equality sees types: Fixed(1) is int32, Fixed(1.0) float32, Fixed(True) a label.
     def __eq__(self, other: object) -> bool:
-        return type(other) is Fixed and typed_values((self.value,)) == typed_values((other.value,))
+        return (
+            type(other) is Fixed
+            and typed_values((self.value,)) == typed_values((other.value,))
+            and self.static == other.static
+        )
 
     def __hash__(self) -> int:
-        return hash(typed_values((self.value,)))
+        return hash((typed_values((self.value,)), self.static))
 
     @property
     def labels(self) -> tuple[Label, ...] | None:

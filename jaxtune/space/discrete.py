@@ -31,8 +31,10 @@ from jaxtune.space.dimensions import (
     check_count,
     check_margin,
     check_sample,
+    check_static,
     is_number,
     plain,
+    static_text,
     typed_values,
 )
 
@@ -58,10 +60,12 @@ class IntUniform(Dimension):
     low: int
     high: int
     log: bool = False
+    static: bool = dataclasses.field(default=False, kw_only=True)
     kind: ClassVar[str] = "int_uniform"
     dtype: ClassVar[np.dtype] = np.dtype(np.int32)
 
     def __post_init__(self) -> None:
+        check_static("IntUniform", self.static)
         low, high = (
             as_integer("IntUniform", "low", self.low),
             as_integer("IntUniform", "high", self.high),
@@ -79,7 +83,7 @@ class IntUniform(Dimension):
 
     def __repr__(self) -> str:
         log = ", log=True" if self.log else ""
-        return f"IntUniform({self.low}, {self.high}{log})"
+        return f"IntUniform({self.low}, {self.high}{log}{static_text(self)})"
 
     def _ends(self, xp: ModuleType) -> tuple[float, float, Any]:
         # The continuous scale [low, high + 1) that is floored to integers.
@@ -119,7 +123,9 @@ class IntUniform(Dimension):
         # Outward: the integers whose slices hold the widened ends are kept.
         low = min(int(self._from_unit(np.float64(lo), np)), int(x.min()))
         high = max(int(self._from_unit(np.float64(hi), np)), int(x.max()))
-        return Fixed(low) if low == high else IntUniform(low, high, self.log)
+        if low == high:
+            return Fixed(low, static=self.static)
+        return IntUniform(low, high, self.log, static=self.static)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -135,12 +141,21 @@ class Choice(Dimension):
         >>> dim = Choice(["sgd", "momentum", "adam"])
         >>> print(dim.from_unit(jnp.array([0.1, 0.5, 0.9])), dim.decode([2, 0]))
         [0 1 2] ['adam', 'sgd']
+
+        ``static=True``: a user's function gets the plain value, one program per value
+        (a layer width, say); it survives the dict form:
+
+        >>> wide = Choice([32, 64], static=True)
+        >>> wide.to_dict(), as_dimension(wide.to_dict()) == wide, wide == Choice([32, 64])
+        ({'type': 'choice', 'values': [32, 64], 'static': True}, True, False)
     """
 
     values: tuple[Label, ...]
+    static: bool = dataclasses.field(default=False, kw_only=True)
     kind: ClassVar[str] = "choice"
 
     def __post_init__(self) -> None:
+        check_static("Choice", self.static)
         if isinstance(self.values, (str, bytes)) or not isinstance(self.values, Iterable):
             raise TypeError(f"Choice: values must be a list, got {self.values!r}")
         values = tuple(plain(v) for v in self.values)
@@ -161,7 +176,7 @@ class Choice(Dimension):
             raise ValueError(f"Choice: values must be distinct, got duplicates {', '.join(dup)}")
 
     def __repr__(self) -> str:
-        return f"Choice({list(self.values)!r})"
+        return f"Choice({list(self.values)!r}{static_text(self)})"
 
     def _check_numbers(self) -> None:
         # Samples hold the numbers: int32 if all are ints, else float32, which holds every
@@ -174,10 +189,14 @@ class Choice(Dimension):
 
     # Equality sees types: Choice([1, 2]) samples int32, Choice([1.0, 2.0]) float32.
     def __eq__(self, other: object) -> bool:
-        return type(other) is Choice and typed_values(self.values) == typed_values(other.values)
+        return (
+            type(other) is Choice
+            and typed_values(self.values) == typed_values(other.values)
+            and self.static == other.static
+        )
 
     def __hash__(self) -> int:
-        return hash(typed_values(self.values))
+        return hash((typed_values(self.values), self.static))
 
     @property
     def labels(self) -> tuple[Label, ...] | None:
@@ -190,7 +209,8 @@ class Choice(Dimension):
         return np.dtype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "values": list(self.values)}
+        static = {"static": True} if self.static else {}
+        return {"type": self.kind, "values": list(self.values), **static}
 
     def _array(self, xp: ModuleType) -> Any:
         return xp.asarray(self.values, self.dtype)
@@ -225,7 +245,14 @@ class Choice(Dimension):
         """The values seen among ``values``, in the original order (still a Choice)."""
         check_margin(margin)
         seen = set(self._index(self._zoom_values(values), np).tolist())
-        return Choice([v for i, v in enumerate(self.values) if i in seen])
+        return Choice([v for i, v in enumerate(self.values) if i in seen], static=self.static)
+
+
+def _is_nested(fields: Mapping[str, Any]) -> bool:
+    """Whether a dict without ``"type"`` looks like a space (its values are dimensions)."""
+    return bool(fields) and all(
+        isinstance(v, Dimension | Mapping) or (isinstance(v, list) and v) for v in fields.values()
+    )
 
 
 DIMENSION_TYPES: dict[str, type[Dimension]] = {
@@ -263,6 +290,11 @@ def as_dimension(spec: Any) -> Dimension:
         raise TypeError(f"expected a Dimension, dict, list or scalar, got {spec!r}")
     known = ", ".join(repr(k) for k in DIMENSION_TYPES)
     fields = dict(spec)
+    if "type" not in fields and _is_nested(fields):
+        raise ValueError(
+            "a nested space is not supported: a space is one flat set of named dimensions; "
+            f"name each inner one at the top level (e.g. 'model_width'), got {spec!r}"
+        )
     if "type" not in fields:
         raise ValueError(f"a dimension dict needs a 'type', one of {known}; got {spec!r}")
     kind = fields.pop("type")

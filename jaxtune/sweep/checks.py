@@ -74,6 +74,11 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
                 f"space: unknown hyperparameter {name!r}; known: {sorted(hyperparams.TABLE)}"
             )
         row = hyperparams.TABLE[name]
+        if dim.static and row.kind != "static":
+            raise ValueError(
+                f"space.{name}: static=True is for a user's function; the built-in task "
+                f"decides what is static ({', '.join(hyperparams.STATIC)}): leave it out"
+            )
         if dim.labels is not None:
             bad = [v for v in dim.labels if v not in (row.values or ())]
             if bad:

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtune.parallel import jaxpr_text
+
 __all__ = ["array_digest", "fingerprint", "mismatch", "program_digest", "source_digest"]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -65,9 +67,11 @@ def array_digest(arrays: Iterable[Any]) -> str:
 def program_digest(closed_jaxpr: Any) -> str:
     """SHA-256 of a ``ClosedJaxpr``: its printed text and the bytes of its constants.
 
-    The text is what ``print(jax.make_jaxpr(f)(...))`` shows, with ``at 0x...`` memory
-    addresses (of Python callbacks in the parameters) removed, so the digest is the same
-    in every process.
+    The text is what ``print(jax.make_jaxpr(f)(...))`` shows in a pipe: never coloured,
+    whether stdout is a terminal, a Jupyter kernel or a file
+    (:func:`jaxtune.parallel.jaxpr_text`), with ``at 0x...`` memory addresses
+    (of Python callbacks in the parameters) removed, so the digest is the same in every
+    process.
 
     Example:
         >>> f = lambda x: x * 2.0
@@ -78,7 +82,7 @@ def program_digest(closed_jaxpr: Any) -> str:
         >>> program_digest(jax.make_jaxpr(f)(x)) == program_digest(jax.make_jaxpr(g)(x))
         False
     """
-    h = hashlib.sha256(_ADDRESS.sub("", str(closed_jaxpr.jaxpr)).encode())
+    h = hashlib.sha256(_ADDRESS.sub("", jaxpr_text(closed_jaxpr)).encode())
     for const in closed_jaxpr.consts:
         _update(h, const)
     return h.hexdigest()

@@ -22,7 +22,6 @@ curve, stored under the objective's name.
 from __future__ import annotations
 
 import difflib
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -30,15 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtune.sweep.explain import ARGUMENT_ORDER, check_arity, explain, trace
 from jaxtune.train import History
 
 __all__ = ["ARGUMENT_ORDER", "Probe", "check_objective", "history_names", "named", "probe"]
-
-ARGUMENT_ORDER = (
-    "jaxtune calls train(hparams, key): the hyperparameter dict first, the PRNG key second "
-    "(hyperoptax's fn(key, params) is the other way round); swap the arguments"
-)
-_KEY_NAMES = frozenset({"key", "rng", "rngs", "prng", "prng_key", "rng_key", "seed"})
 
 
 class Probe(NamedTuple):
@@ -92,51 +86,30 @@ def _what(name: str) -> str:
     return f"output {name!r}" if name else "the output"
 
 
-def _first_parameter(fn: Callable[..., Any]) -> str | None:
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return None
-    return params[0] if params else None
-
-
-def _explain(fn: Callable[..., Any], hparams: Mapping[str, Any], error: Exception) -> str | None:
-    """A one-line explanation of a failed trace, when jaxtune can give a better one."""
-    text = str(error)
-    swapped = isinstance(error, TypeError) and (
-        "string indexing" in text or "PRNG key" in text or "key<" in text
-    )
-    if swapped or (_first_parameter(fn) in _KEY_NAMES and not isinstance(error, KeyError)):
-        return f"train(hparams, key) failed on one trial ({type(error).__name__}: {text}); " + (
-            ARGUMENT_ORDER
-        )
-    if isinstance(error, KeyError) and error.args and isinstance(error.args[0], str):
-        name = error.args[0]
-        if name not in hparams:
-            close = difflib.get_close_matches(name, list(hparams), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            return (
-                f"train(hparams, key) reads hparams[{name!r}], which the space does not "
-                f"have{hint}; the space's names: {sorted(hparams)}"
-            )
-    return None
-
-
-def probe(fn: Callable[..., Any], hparams: Mapping[str, Any], key: jax.Array) -> Probe:
+def probe(
+    fn: Callable[..., Any],
+    hparams: Mapping[str, Any],
+    key: jax.Array,
+    space: Mapping[str, Any] | None = None,
+) -> Probe:
     """Trace ``fn(hparams, key)`` once and check what it returns.
 
     Args:
         fn: the user's pure training function of one trial.
-        hparams: one trial's hyperparameters (scalars).
+        hparams: one trial's hyperparameters (scalars: arrays are traced, plain Python
+            values, a static dimension's, stay as they are).
         key: a PRNG key, e.g. ``jax.random.key(0)``.
+        space: the sweep's space, to name a dimension's static form in a message.
 
     Returns:
         The :class:`Probe`.
 
     Raises:
         ValueError: an output is not a number or a per-epoch curve (naming it), or the
-            trace failed in a way jaxtune can explain (argument order, a hyperparameter
-            the space lacks). Other errors of ``fn`` are raised as they are.
+            trace failed in a way jaxtune can explain (:mod:`jaxtune.sweep.explain`: a
+            traced hyperparameter used as a shape or in a Python ``if``, argument order,
+            a hyperparameter the space lacks). Other errors of ``fn`` are raised as
+            they are.
 
     Example:
         >>> import jax.numpy as jnp
@@ -148,6 +121,7 @@ def probe(fn: Callable[..., Any], hparams: Mapping[str, Any], key: jax.Array) ->
         >>> p.history, p.fields
         (False, {'curve': (3,), 'val_loss': ()})
     """
+    check_arity(fn)
     bad: dict[str, str] = {}
     kept: dict[str, Any] = {}
 
@@ -163,12 +137,12 @@ def probe(fn: Callable[..., Any], hparams: Mapping[str, Any], key: jax.Array) ->
         return {name: leaf for name, leaf in leaves.items() if name not in bad}
 
     try:
-        closed, shapes = jax.make_jaxpr(traced, return_shape=True)(dict(hparams), key)
+        closed, shapes = trace(traced, hparams, key, return_shape=True)
     except Exception as error:
-        message = _explain(fn, hparams, error)
+        message = explain(fn, hparams, key, error, space)
         if message is None:
             raise
-        raise ValueError(message) from error
+        raise ValueError(message) from None  # one line: the trace is not the user's bug
     if bad:
         name, kind = next(iter(bad.items()))
         raise ValueError(

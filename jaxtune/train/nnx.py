@@ -18,6 +18,13 @@ What an NNX model may hold:
 - anything else (``nnx.Cache``, ``nnx.Intermediate``, custom ``nnx.Variable`` types): a
   ``TypeError`` naming the variable's type and path when the trainer is built.
 
+A module may keep its ``nnx.Rngs`` (``self.rngs = rngs``): its streams are RNG state
+too, carried the same way. A module whose ``__call__`` takes ``rngs`` (the Flax MNIST
+example's ``CNN.__call__(self, x, rngs)``) is passed an ``nnx.Rngs`` of the trial's key
+at every call, carried through training as well: the example builds its model from
+``nnx.Rngs(0)`` and calls it with another ``nnx.Rngs(0)``, and so does a trial with its
+key.
+
 The module is trained in train mode and evaluated in eval mode
 (``nnx.view(module, deterministic=..., use_running_average=...)``, as ``model.train()``
 and ``model.eval()`` would set them): dropout on and batch statistics from the
@@ -37,13 +44,14 @@ Three ways to give the model (:func:`as_nnx_model`):
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import jax
 from flax import nnx
 
-__all__ = ["CARRIED", "NNXModel", "as_nnx_model", "is_nnx"]
+__all__ = ["CARRIED", "NNXModel", "as_nnx_model", "is_nnx", "takes_rngs"]
 
 #: Variable types carried through training (updated by the forward pass, not trained).
 CARRIED: tuple[type, ...] = (nnx.BatchStat, nnx.RngState)
@@ -72,6 +80,36 @@ def _here(state: Any) -> Any:
     flattening and unflattening makes fresh ones.
     """
     return jax.tree_util.tree_map(lambda leaf: leaf, state)
+
+
+def _not_rngs(path: Any, node: Any) -> bool:
+    # nnx.view asks every node for ``set_view``; an ``nnx.Rngs`` answers any attribute
+    # with a stream, and calling it draws a key (from an abstract one: a TypeError).
+    return not isinstance(node, nnx.Rngs)
+
+
+def _view(module: nnx.Module, modes: dict[str, bool]) -> nnx.Module:
+    return nnx.view(module, only=_not_rngs, raise_if_not_found=False, **modes)
+
+
+def takes_rngs(module: Any) -> bool:
+    """Whether the module's ``__call__`` has a parameter named ``rngs``.
+
+    Example:
+        >>> class Net(nnx.Module):
+        ...     def __call__(self, x, rngs: nnx.Rngs):
+        ...         return x
+        >>> takes_rngs(Net()), takes_rngs(nnx.Linear(2, 3, rngs=nnx.Rngs(0)))
+        (True, False)
+    """
+    try:
+        return "rngs" in inspect.signature(type(module).__call__).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _call_rngs(key: jax.Array) -> nnx.State:
+    return nnx.state(nnx.Rngs(key))
 
 
 def _split(module: nnx.Module) -> tuple[nnx.GraphDef, nnx.State, nnx.State, nnx.State]:
@@ -130,27 +168,47 @@ class NNXModel:
     initial: tuple[nnx.State, nnx.State] | None
     label: str
     stateful: bool
+    call_rngs: nnx.GraphDef | None = None  # of the nnx.Rngs passed to ``__call__``
 
     def init_with_state(self, key: jax.Array, x: jax.Array, **arch: Any) -> tuple[Any, Any]:
-        """``(params, model_state)`` of a fresh trial (``x`` is not read)."""
+        """``(params, model_state)`` of a fresh trial (``x`` is not read).
+
+        For a module whose ``__call__`` takes ``rngs``, the model state is
+        ``{"module": ..., "rngs": ...}``: the module's carried state and the state of
+        the ``nnx.Rngs(key)`` it is called with.
+        """
         del x, arch
         if self.factory is None:
-            return self.initial
-        _, params, carried, rest = _split(self.factory(rngs=nnx.Rngs(key)))
-        _check_supported(rest, self.label)
-        return params, carried
+            params, carried = self.initial
+        else:
+            _, params, carried, rest = _split(self.factory(rngs=nnx.Rngs(key)))
+            _check_supported(rest, self.label)
+        if self.call_rngs is None:
+            return params, carried
+        return params, {"module": carried, "rngs": _call_rngs(key)}
+
+    def _merge(self, graphdef: nnx.GraphDef, params: Any, model_state: Any) -> tuple[Any, Any]:
+        """The module and the keyword arguments of its call (``rngs``, if it takes them)."""
+        if self.call_rngs is None:
+            return nnx.merge(graphdef, params, _here(model_state)), {}
+        module = nnx.merge(graphdef, params, _here(model_state["module"]))
+        return module, {"rngs": nnx.merge(self.call_rngs, _here(model_state["rngs"]))}
 
     def apply_train(
         self, params: Any, model_state: Any, x: jax.Array, **arch: Any
     ) -> tuple[Any, Any]:
         """Outputs in train mode and the model state after the forward pass."""
-        module = nnx.merge(self.train_def, params, _here(model_state))
-        out = module(x, **arch)
-        return out, nnx.state(module, CARRIED)
+        module, call = self._merge(self.train_def, params, model_state)
+        out = module(x, **call, **arch)
+        carried = nnx.state(module, CARRIED)
+        if self.call_rngs is None:
+            return out, carried
+        return out, {"module": carried, "rngs": nnx.state(call["rngs"])}
 
     def apply_eval(self, params: Any, model_state: Any, x: jax.Array, **arch: Any) -> Any:
         """Outputs in eval mode (no dropout, running batch statistics)."""
-        return nnx.merge(self.eval_def, params, model_state)(x, **arch)
+        module, call = self._merge(self.eval_def, params, model_state)
+        return module(x, **call, **arch)
 
     def init(self, key: jax.Array, x: jax.Array, **arch: Any) -> Any:
         """The parameters of a fresh trial (linen-style; see :meth:`init_with_state`)."""
@@ -194,8 +252,9 @@ def as_nnx_model(model: Any) -> NNXModel:
     label = getattr(model, "__name__", None) or type(model).__name__
     if isinstance(model, nnx.Module):
         train_def, eval_def, params, carried = _definitions(model, label)
-        stateful = bool(len(nnx.to_flat_state(carried)))
-        return NNXModel(train_def, eval_def, None, (params, carried), label, stateful)
+        stateful = bool(len(nnx.to_flat_state(carried))) or takes_rngs(model)
+        initial = (params, carried)
+        return NNXModel(train_def, eval_def, None, initial, label, stateful, _rngs_def(model))
     if not callable(model):
         raise TypeError(f"an NNX model must be a module, a class or a factory, got {model!r}")
     try:
@@ -212,13 +271,20 @@ def as_nnx_model(model: Any) -> NNXModel:
             f"the model factory {label} returned {type(abstract).__name__}, not an nnx.Module"
         )
     train_def, eval_def, _, carried = _definitions(abstract, label)
-    stateful = bool(len(nnx.to_flat_state(carried)))
-    return NNXModel(train_def, eval_def, model, None, label, stateful)
+    stateful = bool(len(nnx.to_flat_state(carried))) or takes_rngs(abstract)
+    return NNXModel(train_def, eval_def, model, None, label, stateful, _rngs_def(abstract))
+
+
+def _rngs_def(module: nnx.Module) -> nnx.GraphDef | None:
+    """The graph definition of the ``nnx.Rngs`` a module's ``__call__`` takes, or None."""
+    if not takes_rngs(module):
+        return None
+    return nnx.graphdef(nnx.eval_shape(lambda: nnx.Rngs(0)))
 
 
 def _definitions(module: nnx.Module, label: str) -> tuple[Any, Any, nnx.State, nnx.State]:
     """Train and eval graph definitions, parameters and carried state of a module."""
-    train_def, params, carried, rest = _split(nnx.view(module, **_TRAIN, raise_if_not_found=False))
+    train_def, params, carried, rest = _split(_view(module, _TRAIN))
     _check_supported(rest, label)
-    eval_def = _split(nnx.view(module, **_EVAL, raise_if_not_found=False))[0]
+    eval_def = _split(_view(module, _EVAL))[0]
     return train_def, eval_def, params, carried

@@ -15,7 +15,8 @@ from jaxtune.sweep import Sweep
 
 def _train(hparams, key):
     loss = (jnp.log10(hparams["lr"]) + 2.0) ** 2 + 0.01 * jax.random.uniform(key)
-    return {"val_loss": jnp.where(hparams["opt"] == 1, loss + 1.0, loss)}
+    # A string choice arrives as its Python value (one program per value).
+    return {"val_loss": loss + 1.0 if hparams["opt"] == "adam" else loss}
 
 
 @pytest.fixture(scope="module")
