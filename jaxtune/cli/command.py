@@ -111,10 +111,18 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     scheduler = config.get("scheduler")
     if args.scheduler:
         scheduler = {**(scheduler if isinstance(scheduler, dict) else {}), "kind": args.scheduler}
-    return Sweep(
+    if scheduler is not None and not space_spec and "epochs" in space:
+        space = space.without("epochs")
+        print(
+            "jaxtune: the scheduler decides how long each trial trains: 'epochs' left out "
+            "of the default space",
+            file=sys.stderr,
+        )
+    requested = 256 if trials is None else trials
+    sweep = Sweep(
         space,
         task,
-        256 if trials is None else trials,
+        requested,
         sampler=sampler,
         batch=batch,
         seed=0 if seed is None else seed,
@@ -124,6 +132,13 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
     )
+    if sweep.n_trials != requested and sweep.scheduler is not None:
+        print(
+            f"jaxtune: {sweep.scheduler.kind} sets the number of trials itself: "
+            f"{sweep.n_trials}, not the {requested} asked for",
+            file=sys.stderr,
+        )
+    return sweep
 
 
 def _backend(args: argparse.Namespace, configured: Any) -> Any:

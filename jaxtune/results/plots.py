@@ -231,7 +231,7 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     if results.meta.get("scheduler"):
         pictures.append(("rungs.png", lambda r, k, path: rungs(r, path)))
     if results.meta.get("pbt_lineage") and "learning_rate" in results.hyperparameters:
-        pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path_=path)))
+        pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path=path)))
     for fname, make in pictures:
         path = os.path.join(out_dir, fname)
         make(results, k, path=path)

@@ -135,6 +135,42 @@ class Space(Mapping[str, Dimension]):
         # jit returns dicts with sorted keys; hand them back in dimension order.
         return {name: samples[name] for name in self._dims}
 
+    def without(self, *names: str) -> Space:
+        """The same space minus the dimensions ``names``, the others in their order.
+
+        For example, a scheduler (successive halving, Hyperband, PBT) decides how long a
+        trial trains, so its space must not have an ``epochs`` dimension:
+        ``space.without("epochs")``. Removing a dimension leaves the random draws of the
+        others unchanged (each draws from its own name's key).
+
+        Args:
+            *names: dimension names to drop; each must be in the space.
+
+        Returns:
+            A new Space.
+
+        Raises:
+            KeyError: naming an unknown dimension and the space's names.
+            ValueError: if no dimension would be left.
+
+        Example:
+            >>> space = Space(lr=LogUniform(1e-4, 1), epochs=IntUniform(1, 20), bs=64)
+            >>> space.without("epochs")
+            Space(lr=LogUniform(0.0001, 1.0), bs=Fixed(64))
+            >>> space.without("epoch")
+            Traceback (most recent call last):
+            ...
+            KeyError: "Space.without: unknown dimension 'epoch'; the space has 'lr', ..."
+        """
+        for name in names:
+            if name not in self._dims:
+                have = ", ".join(repr(k) for k in self._dims)
+                raise KeyError(f"Space.without: unknown dimension {name!r}; the space has {have}")
+        kept = {k: d for k, d in self._dims.items() if k not in names}
+        if not kept:
+            raise ValueError(f"Space.without{names!r} would leave no dimension")
+        return Space(**kept)
+
     def labels(self, name: str) -> tuple[Any, ...] | None:
         """What the int32 indices of dimension ``name`` stand for (None: plain values)."""
         return self._dims[name].labels

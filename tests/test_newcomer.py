@@ -1,0 +1,73 @@
+"""A new user's first hour (issue 27): the command line and README blocks as written."""
+
+from __future__ import annotations
+
+import pytest
+from readme_blocks import block, readme_space, smaller
+
+import jaxtune
+from jaxtune.cli import main
+
+
+def _run(code: str, tmp_path) -> dict:
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    return scope
+
+
+def test_readme_successive_halving_block_runs_with_readmes_space(tmp_path, tiny_npz, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = smaller(
+        block("Early stopping inside the batched program"),
+        data=f'dataset="digits" -> dataset="{tiny_npz}"',
+        trials="n_trials=81 -> n_trials=9",
+        epochs="max_epochs=27 -> max_epochs=3",
+    )
+    scope = _run(readme_space() + "\n" + code, tmp_path)
+    results = scope["results"]
+    assert len(results.trials) == 9
+    assert "epochs" not in results.meta["space"]
+    assert max(t.final["epochs_completed"] for t in results.trials) == 3
+    assert (tmp_path / "rungs.png").stat().st_size > 0
+
+
+def test_readme_pbt_block_runs_with_readmes_space(tmp_path, tiny_npz, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = smaller(
+        block("Population-based training"),
+        data=f'dataset="digits", epochs=12 -> dataset="{tiny_npz}", epochs=4',
+        trials="n_trials=64 -> n_trials=8",
+    )
+    scope = _run(readme_space() + "\n" + code, tmp_path)
+    assert len(scope["results"].trials) == 8
+    assert (tmp_path / "pbt.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("flag", ["sh", "pbt"])
+def test_cli_scheduler_drops_epochs_from_the_default_space(tmp_path, tiny_npz, capsys, flag):
+    out = tmp_path / "run"
+    argv = ["sweep", "--scheduler", flag, "--trials", "6", "--dataset", tiny_npz]
+    assert main([*argv, "--out", str(out), "--quiet", "--no-cache"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "jaxtune: the scheduler decides how long each trial trains: 'epochs' left out of "
+        "the default space"
+    ]
+    results = jaxtune.load(out)
+    assert len(results.trials) == 6
+    assert "epochs" not in results.meta["space"]
+    assert results.meta["scheduler"]["kind"] == ("pbt" if flag == "pbt" else "successive_halving")
+
+
+def test_cli_hyperband_says_it_sets_the_number_of_trials(tmp_path, tiny_npz, capsys):
+    config = tmp_path / "hb.toml"
+    config.write_text(
+        f'trials = 256\n[task]\ndataset = "{tiny_npz}"\n'
+        '[space]\nlearning_rate = { type = "log_uniform", low = 0.01, high = 0.5 }\n'
+        '[scheduler]\nkind = "hyperband"\nmax_epochs = 3\n'
+    )
+    out = tmp_path / "run"
+    assert main(["sweep", str(config), "--out", str(out), "--quiet", "--no-cache"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jaxtune: hyperband sets the number of trials itself: 5, not the 256 asked for"]
+    assert len(jaxtune.load(out).trials) == 5
