@@ -71,3 +71,32 @@ def test_cli_hyperband_says_it_sets_the_number_of_trials(tmp_path, tiny_npz, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["jaxtune: hyperband sets the number of trials itself: 5, not the 256 asked for"]
     assert len(jaxtune.load(out).trials) == 5
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"jaxtune {jaxtune.__version__}\n"
+
+
+def test_zoom_prints_the_narrowed_ranges(tmp_path, tiny_npz, capsys):
+    config = tmp_path / "z.toml"
+    config.write_text(
+        f'trials = 8\nchunk_size = 8\n[task]\ndataset = "{tiny_npz}"\nepochs = 2\n'
+        '[space]\nlearning_rate = { type = "log_uniform", low = 0.001, high = 1.0 }\n'
+        'hidden = { type = "int_uniform", low = 4, high = 32 }\n'
+    )
+    out = str(tmp_path / "run")
+    assert main(["sweep", str(config), "--out", out, "--quiet", "--no-cache"]) == 0
+    capsys.readouterr()
+    argv = ["zoom", out, "--top-k", "3", "--trials", "4", "--quiet", "--no-cache"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    new = jaxtune.Space.from_dict(jaxtune.load(out).rounds[-1]["space"])
+    assert lines[:3] == [
+        "zoom round 1 narrowed the space:",
+        f"  learning_rate: LogUniform(0.001, 1.0) -> {new['learning_rate']!r}",
+        f"  hidden: IntUniform(4, 32) -> {new['hidden']!r}",
+    ]
+    assert new["learning_rate"].high - new["learning_rate"].low < 0.999

@@ -33,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from jaxtune import __version__
+
     p = _Parser(prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models.")
+    p.add_argument("--version", action="version", version=f"jaxtune {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
@@ -225,12 +228,37 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     _enable_cache(args)
     started = time.perf_counter()
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
+    if args.command == "zoom":
+        print(_zoomed(res.rounds))
     print(res.summary(10))
     line = sampler_times_line(res.meta)
     if line:
         print(line)
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _zoomed(rounds: Sequence[dict[str, Any]]) -> str:
+    """What a zoom round narrowed: one line per dimension, old range -> new range.
+
+    Example:
+        >>> old = {"lr": {"type": "log_uniform", "low": 1e-4, "high": 1.0}, "bs": 64}
+        >>> new = {"lr": {"type": "log_uniform", "low": 1e-3, "high": 0.1}, "bs": 64}
+        >>> print(_zoomed([{"round": 0, "space": old}, {"round": 1, "space": new}]))
+        zoom round 1 narrowed the space:
+          lr: LogUniform(0.0001, 1.0) -> LogUniform(0.001, 0.1)
+          bs: Fixed(64) (unchanged)
+    """
+    from jaxtune.space import Space
+
+    before, after = (Space.from_dict(r["space"]) for r in rounds[-2:])
+    lines = [f"zoom round {rounds[-1]['round']} narrowed the space:"]
+    for name, dim in after.items():
+        old = before.get(name)
+        lines.append(
+            f"  {name}: {old!r} (unchanged)" if old == dim else f"  {name}: {old!r} -> {dim!r}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -254,6 +254,7 @@ class ModelRounds:
             return
         writer = ChunkWriter(store, self.objective, self.maximize, todo, self.quiet)
         times: list[dict[str, Any]] = []
+        asked_before = len(store.meta().get("sampler_times", []))  # rounds of earlier runs
         base = jax.random.key(self.seed)  # every key of the round at once, as Sweep does
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(first, first + n))
         # A batch's keys are picked on the host: a gather on the device would compile
@@ -277,7 +278,8 @@ class ModelRounds:
                 self._evaluate(writer, numbers, samples, rows, impl, round_)
                 eval_s = time.perf_counter() - started
                 tell_s = sum(self.rounds.tell_seconds) - told
-                times.append(self._report(round_, k, ask_s, tell_s, eval_s))
+                number = asked_before + len(times)  # this ask/tell round's, 0, 1, 2...
+                times.append(self._report(number, round_, k, ask_s, tell_s, eval_s))
                 todo -= k
         finally:
             writer.close()
@@ -317,15 +319,26 @@ class ModelRounds:
             chunk = self.chunk_for(store, round_, label, fn, hp, group_keys)
             parallel.run(fn, hp, group_keys, chunk_size=chunk, on_chunk=on_chunk)
 
-    def _report(self, round_: int, k: int, ask: float, tell: float, ev: float) -> dict:
+    def _report(
+        self, number: int, round_: int, k: int, ask: float, tell: float, ev: float
+    ) -> dict:
+        """One ``sampler_times`` entry: ``round`` counts the ask/tell rounds of the sweep
+        (0, 1, 2...); ``store_round`` is the store's round they belong to."""
         log.info(
             "jaxtune: round %d: %s proposed %d trials in %.3f s and was told in %.3f s; "
             "evaluating them took %.3f s",
-            round_,
+            number,
             sampler_name(self.sampler),
             k,
             ask,
             tell,
             ev,
         )
-        return {"round": round_, "trials": k, "ask_s": ask, "tell_s": tell, "eval_s": ev}
+        return {
+            "round": number,
+            "store_round": round_,
+            "trials": k,
+            "ask_s": ask,
+            "tell_s": tell,
+            "eval_s": ev,
+        }
