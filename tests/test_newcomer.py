@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from readme_blocks import block, readme_space, smaller
 
@@ -100,3 +104,71 @@ def test_zoom_prints_the_narrowed_ranges(tmp_path, tiny_npz, capsys):
         f"  hidden: IntUniform(4, 32) -> {new['hidden']!r}",
     ]
     assert new["learning_rate"].high - new["learning_rate"].low < 0.999
+
+
+# A core-only install (pip install . without extras): none of these can be imported.
+EXTRAS = (
+    "sklearn", "matplotlib", "pandas", "tqdm", "optuna", "tomli_w", "cmaes", "ray",
+    "tensorboardX", "mlflow",
+)  # fmt: skip
+
+
+def _core_only(*argv: str, cwd) -> subprocess.CompletedProcess:
+    code = (
+        "import sys\n"
+        f"for name in {EXTRAS!r}:\n"
+        "    sys.modules[name] = None  # 'import name' raises ImportError\n"
+        "from jaxtune.cli import main\n"
+        f"sys.exit(main({list(argv)!r}))\n"
+    )
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def test_a_core_only_install_names_the_missing_extra_in_one_line(tmp_path):
+    done = _core_only("sweep", "--trials", "2", "--no-cache", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        'jaxtune: error: jaxtune.datasets.digits needs scikit-learn: pip install "jaxtune[data]"'
+    ]
+
+
+def test_a_core_only_install_runs_a_sweep_of_its_own_data(tmp_path, tiny_npz):
+    argv = ("sweep", "--trials", "2", "--dataset", tiny_npz, "--out", "run", "--no-cache")
+    done = _core_only(*argv, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 trials (2 ok, 0 diverged)" in done.stdout
+    plot = _core_only("plot", "run", cwd=tmp_path)
+    assert plot.returncode == 1
+    assert plot.stderr.splitlines()[-1].startswith("jaxtune: error: ") and (
+        "pip install" in plot.stderr.splitlines()[-1]
+    )
+
+
+def test_cli_tensorboard_flag_writes_one_run_per_trial(tmp_path, tiny_npz):
+    pytest.importorskip("tensorboardX")
+    logdir = tmp_path / "tb"
+    argv = ["sweep", "--trials", "3", "--dataset", tiny_npz, "--out", str(tmp_path / "run")]
+    assert main([*argv, "--tensorboard", str(logdir), "--quiet", "--no-cache"]) == 0
+    runs = sorted(p.name for p in logdir.iterdir())
+    assert runs == ["trial_00000", "trial_00001", "trial_00002"]
+    assert all(any(p.name.startswith("events.out.tfevents") for p in (logdir / r).iterdir())
+               for r in runs)  # fmt: skip
+
+
+def test_readme_block_for_optuna_ray_and_tensorboard_users(tmp_path, tiny_npz, monkeypatch):
+    pytest.importorskip("tensorboardX")
+    monkeypatch.chdir(tmp_path)
+    code = smaller(
+        block("For Optuna, Ray Tune and TensorBoard users"),
+        data=f'dataset="digits", epochs=5 -> dataset="{tiny_npz}", epochs=2',
+        trials="n_trials=32 -> n_trials=4",
+    )
+    scope = _run(code, tmp_path)
+    results = scope["results"]
+    assert sorted(r.trial for r in scope["finished"]) == [0, 1, 2, 3]
+    assert len(list((tmp_path / "runs" / "tb").iterdir())) == 4
+    assert scope["curve"] == results.best_trial.curves["val_accuracy"] and len(scope["curve"]) == 2
+    assert len(scope["df"]) == 4

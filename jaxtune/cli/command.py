@@ -78,7 +78,27 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
         c.add_argument("--backend", choices=("local", "ray"), help="where chunks run")
+        c.add_argument(
+            "--tensorboard", type=nonempty, metavar="LOGDIR",
+            help="write each trial as a TensorBoard run under LOGDIR (jaxtune[tensorboard])",
+        )  # fmt: skip
+        c.add_argument(
+            "--mlflow", type=nonempty, metavar="URI",
+            help="log each trial as an MLflow run at tracking URI (jaxtune[mlflow])",
+        )  # fmt: skip
     return p
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    """The callbacks ``--tensorboard`` and ``--mlflow`` turn on."""
+    from jaxtune import loggers
+
+    out: list[Any] = []
+    if getattr(args, "tensorboard", None):
+        out.append(loggers.TensorBoardLogger(args.tensorboard))
+    if getattr(args, "mlflow", None):
+        out.append(loggers.MLflowLogger(args.mlflow))
+    return out
 
 
 def _sweep_from_args(args: argparse.Namespace) -> Any:
@@ -134,6 +154,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         quiet=args.quiet,
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
+        callbacks=_loggers(args),
     )
     if sweep.n_trials != requested and sweep.scheduler is not None:
         print(
@@ -181,6 +202,7 @@ def _sweep_from_store(path: str, quiet: bool, args: argparse.Namespace | None = 
         scheduler=meta.get("scheduler"),
         quiet=quiet,
         backend=_backend(args, meta.get("backend")),  # the sweep's own, unless --backend
+        callbacks=_loggers(args) if args is not None else None,
     )
 
 
@@ -275,11 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, TypeError, FileNotFoundError, sqlite3.DatabaseError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        return _missing_extra(e)
     try:
         return _run(args, target)
     except (StoreError, SweepMismatchError, UsageError, ValueError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        return _missing_extra(e)
     except KeyboardInterrupt as e:
         store = getattr(args, "store", None) or getattr(target, "path", "")
         print(
@@ -291,6 +317,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _missing_extra(e: ImportError) -> int:
+    """A missing optional package that jaxtune names with its extra: one line, status 1.
+
+    Any other ImportError (a bug, a user's module) keeps its traceback.
+    """
+    if "pip install" not in str(e):
+        raise e
+    print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+    return 1
 
 
 class _Terminated(KeyboardInterrupt):

@@ -153,6 +153,7 @@ class ModelRounds:
         maximize: its direction.
         quiet: no progress bar.
         chunk_for: ``(store, round, label, fn, hparams, keys) -> chunk size`` of a group.
+        callbacks: told each committed trial (:mod:`jaxtune.sweep.callbacks`).
         rounds: the :class:`~jaxtune.sweep.optuna_rounds.OptunaRounds` of the study, once
             :meth:`open` ran.
 
@@ -183,6 +184,7 @@ class ModelRounds:
     quiet: bool
     chunk_for: Callable[..., Any]
     rounds: Any = None
+    callbacks: tuple[Callable[[Any], Any], ...] = ()
 
     def open(self, store: Store) -> None:
         """Open the study in the store's folder and bring it level with the store.
@@ -252,7 +254,7 @@ class ModelRounds:
         todo = n - len(store.finished_trials(round_))
         if todo <= 0:
             return
-        writer = ChunkWriter(store, self.objective, self.maximize, todo, self.quiet)
+        writer = ChunkWriter.of(self, store, todo)
         times: list[dict[str, Any]] = []
         asked_before = len(store.meta().get("sampler_times", []))  # rounds of earlier runs
         base = jax.random.key(self.seed)  # every key of the round at once, as Sweep does

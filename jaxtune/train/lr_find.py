@@ -127,12 +127,9 @@ class LRFind:
         return self.losses.shape[0]
 
     def lane_label(self, lane: int) -> str:
-        """``"momentum=0.9, seed=1"``: a lane's own values.
-
-        A lone lane without values of its own trains the task as configured:
-        ``"default hyperparameters"``; several such lanes are ``"lane 0"``, ``"lane 1"``...
-        (a *lane* is one slot of the batched range test).
-        """
+        """``"momentum=0.9, seed=1"``: a lane's own values. A lone lane without values
+        trains the task as configured: ``"default hyperparameters"``; several such lanes
+        (slots of the batched range test) are ``"lane 0"``, ``"lane 1"``..."""
         parts = [f"{k}={np.asarray(v)[lane].item():g}" for k, v in self.lanes.items()]
         if parts:
             return ", ".join(parts)
