@@ -172,3 +172,46 @@ def test_readme_block_for_optuna_ray_and_tensorboard_users(tmp_path, tiny_npz, m
     assert len(list((tmp_path / "runs" / "tb").iterdir())) == 4
     assert scope["curve"] == results.best_trial.curves["val_accuracy"] and len(scope["curve"]) == 2
     assert len(scope["df"]) == 4
+
+
+def _small_sweep(tmp_path, tiny_npz, name: str, trials: int) -> str:
+    out = str(tmp_path / "runs" / name)
+    argv = ["sweep", "--trials", str(trials), "--dataset", tiny_npz, "--out", out]
+    assert main([*argv, "--quiet", "--no-cache"]) == 0
+    return out
+
+
+def test_ls_lists_each_store_with_trials_and_best(tmp_path, tiny_npz, capsys, monkeypatch):
+    _small_sweep(tmp_path, tiny_npz, "a", 2)
+    _small_sweep(tmp_path, tiny_npz, "nested/b", 3)
+    (tmp_path / "runs" / "not_a_store").mkdir()
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(["ls"]) == 0  # the default folder: runs
+    lines = capsys.readouterr().out.splitlines()
+    best = {p: jaxtune.load(tmp_path / p).best_value for p in ("runs/a", "runs/nested/b")}
+    assert lines == [
+        f"runs/a  2/2 trials  best val_accuracy={best['runs/a']:.4g}  finished",
+        f"runs/nested/b  3/3 trials  best val_accuracy={best['runs/nested/b']:.4g}  finished",
+    ]
+    assert main(["ls", str(tmp_path / "runs" / "not_a_store")]) == 0
+    assert capsys.readouterr().err.startswith("jaxtune: no sweep under ")
+    assert main(["ls", "nowhere"]) == 2
+    assert capsys.readouterr().err == "jaxtune: error: ls: 'nowhere' is not a folder\n"
+
+
+def test_rm_deletes_a_store_and_refuses_what_is_not_one(tmp_path, tiny_npz, capsys):
+    out = _small_sweep(tmp_path, tiny_npz, "gone", 2)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    capsys.readouterr()
+    assert main(["rm", str(other), "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxtune: error: rm: '{other}' is not a jaxtune store (")
+    assert (other / "notes.txt").read_text() == "keep me"
+    assert main(["rm", out]) == 2  # no terminal to ask on: --yes is needed
+    assert "pass --yes" in capsys.readouterr().err
+    assert main(["rm", out, "--yes"]) == 0
+    assert capsys.readouterr().out == f"deleted {out} (2 trials)\n"
+    assert not os.path.exists(out)

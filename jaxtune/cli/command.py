@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jaxtune.cli import lr_find
+from jaxtune.cli import lr_find, stores
 from jaxtune.cli.config import UsageError, count, nonempty, read_config, typed
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                 "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"
             )
     lr_find.add_parser(sub)
+    stores.add_parsers(sub)
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -223,8 +224,8 @@ def _setup(args: argparse.Namespace) -> Any:
 
     if args.command in ("show", "plot"):
         return results_mod.load(args.store)
-    if args.command == "lr-find":
-        return None  # lr_find.run reads its input
+    if args.command in ("lr-find", "ls", "rm"):
+        return None  # their run reads its input
     if args.command == "sweep":
         return _sweep_from_args(args)
     return _sweep_from_store(args.store, args.quiet, args)
@@ -233,6 +234,8 @@ def _setup(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace, target: Any) -> int:
     if args.command == "lr-find":
         return lr_find.run(args)
+    if args.command in ("ls", "rm"):
+        return stores.run(args)
     if args.command == "show":
         print(target.summary(args.top))
         return 0
