@@ -13,8 +13,8 @@ import jaxtune
 from jaxtune.cli import main
 
 
-def _run(code: str, tmp_path) -> dict:
-    scope: dict = {}
+def _run(code: str, tmp_path, **names) -> dict:
+    scope: dict = dict(names)
     exec(compile(code, "README.md", "exec"), scope)
     return scope
 
@@ -215,3 +215,26 @@ def test_rm_deletes_a_store_and_refuses_what_is_not_one(tmp_path, tiny_npz, caps
     assert main(["rm", out, "--yes"]) == 0
     assert capsys.readouterr().out == f"deleted {out} (2 trials)\n"
     assert not os.path.exists(out)
+
+
+def test_readme_optuna_rounds_loop_tells_short_trials_their_own_last_epoch(tmp_path, tiny_npz):
+    # It read val_metric[:, -1]: NaN, hence "failed", for every trial with fewer epochs.
+    pytest.importorskip("optuna")
+    code = smaller(
+        block("Where to look", index=-1),
+        path='storage_path="runs/mine/optuna.jsonl" -> storage_path=STUDY',
+        rounds="for _ in range(4): -> for _ in range(2):",
+        ask="rounds.ask(64) -> rounds.ask(8)",
+    )
+    setup = (
+        readme_space()
+        + "\nimport jax\nimport numpy as np\n"
+        + "space = space.without('batch_size')\n"
+        + f"task = jaxtune.Task(dataset={tiny_npz!r})\n"
+        + "trainer = task.trainer(space, task.group_of(space, {}))\n"
+    )
+    scope = _run(setup + code, tmp_path, STUDY=str(tmp_path / "optuna.jsonl"))
+    trials = scope["rounds"].study.get_trials()
+    assert len(trials) == 16
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 16  # none told it failed
+    assert all(0.0 < t.value <= 1.0 for t in trials)
