@@ -238,3 +238,10 @@ def test_readme_optuna_rounds_loop_tells_short_trials_their_own_last_epoch(tmp_p
     assert len(trials) == 16
     assert [t.state.name for t in trials] == ["COMPLETE"] * 16  # none told it failed
     assert all(0.0 < t.value <= 1.0 for t in trials)
+
+
+def test_a_mistake_with_a_scheduler_is_still_one_line(tmp_path, tiny_npz, capsys):
+    argv = ["sweep", "--scheduler", "sh", "--dataset", tiny_npz, "--backend", "ray"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--quiet", "--no-cache"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("jaxtune: error: backend: a scheduler's rungs")

@@ -135,13 +135,9 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     scheduler = config.get("scheduler")
     if args.scheduler:
         scheduler = {**(scheduler if isinstance(scheduler, dict) else {}), "kind": args.scheduler}
-    if scheduler is not None and not space_spec and "epochs" in space:
+    dropped = scheduler is not None and not space_spec and "epochs" in space
+    if dropped:
         space = space.without("epochs")
-        print(
-            "jaxtune: the scheduler decides how long each trial trains: 'epochs' left out "
-            "of the default space",
-            file=sys.stderr,
-        )
     requested = 256 if trials is None else trials
     sweep = Sweep(
         space,
@@ -157,6 +153,12 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         backend=_backend(args, config.get("backend")),
         callbacks=_loggers(args),
     )
+    if dropped:  # said once the sweep is accepted: a mistake stays one line
+        print(
+            "jaxtune: the scheduler decides how long each trial trains: 'epochs' left out "
+            "of the default space",
+            file=sys.stderr,
+        )
     if sweep.n_trials != requested and sweep.scheduler is not None:
         print(
             f"jaxtune: {sweep.scheduler.kind} sets the number of trials itself: "
