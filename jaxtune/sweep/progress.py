@@ -176,9 +176,9 @@ class ChunkWriter:
             for r in records:
                 callback(r)
 
-    def _postfix(self) -> str:
+    def _postfix(self, done: bool = False) -> str:
         best = "-" if self.best is None else f"{self.best:.4g}"
-        running = self.watch.status()
+        running = "" if done else self.watch.status()
         return f"{self.label} best {self.objective}={best}" + (f", {running}" if running else "")
 
     def _refresh(self, every: float) -> None:
@@ -192,7 +192,11 @@ class ChunkWriter:
         self._stop.set()
         self._thread.join()
         if self.bar is not None:
+            with self._lock:
+                self.bar.set_postfix_str(self._postfix(done=True), refresh=False)
             self.bar.close()
+            if _is_widget(self.bar):  # a saved notebook keeps the widget's first text (0%)
+                print(str(self.bar), file=sys.stderr)  # so its final state is saved too
 
 
 def _interactive() -> bool:
@@ -202,6 +206,11 @@ def _interactive() -> bool:
     shell = sys.modules.get("IPython")
     get = getattr(shell, "get_ipython", None)
     return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
+
+
+def _is_widget(bar: Any) -> bool:
+    """Whether ``bar`` is tqdm's Jupyter widget (with ipywidgets), not a text bar."""
+    return type(bar).__module__.startswith("tqdm.notebook")
 
 
 def _progress_bar(total: int) -> Any:
