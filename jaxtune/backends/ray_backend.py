@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from jaxtune.backends.chunks import ChunkSpec, GroupJob, cut, host_keys
+from jaxtune.backends.resources import check_fits
 from jaxtune.backends.worker import ChunkWorker
 from jaxtune.parallel import Chunk
 
@@ -182,6 +183,8 @@ class RayBackend:
         if resources is None:
             gpus = ray.cluster_resources().get("GPU", 0)
             resources = {"num_gpus": 1} if gpus > 0 else {"num_cpus": 1}
+        if self.address in (None, "local"):  # a local instance: nothing will scale it up
+            check_fits(resources, ray.cluster_resources())
         options = {"max_restarts": 0, **resources}
         if self.runtime_env:
             options["runtime_env"] = self.runtime_env

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jaxtune.cli import lr_find
+from jaxtune.cli import lr_find, stores
 from jaxtune.cli.config import UsageError, count, nonempty, read_config, typed
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
@@ -33,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from jaxtune import __version__
+
     p = _Parser(prog="jaxtune", description="Hyperparameter sweeps of JAX/Flax models.")
+    p.add_argument("--version", action="version", version=f"jaxtune {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
@@ -71,11 +74,32 @@ def _parser() -> argparse.ArgumentParser:
                 "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"
             )
     lr_find.add_parser(sub)
+    stores.add_parsers(sub)
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
         c.add_argument("--backend", choices=("local", "ray"), help="where chunks run")
+        c.add_argument(
+            "--tensorboard", type=nonempty, metavar="LOGDIR",
+            help="write each trial as a TensorBoard run under LOGDIR (jaxtune[tensorboard])",
+        )  # fmt: skip
+        c.add_argument(
+            "--mlflow", type=nonempty, metavar="URI",
+            help="log each trial as an MLflow run at tracking URI (jaxtune[mlflow])",
+        )  # fmt: skip
     return p
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    """The callbacks ``--tensorboard`` and ``--mlflow`` turn on."""
+    from jaxtune import loggers
+
+    out: list[Any] = []
+    if getattr(args, "tensorboard", None):
+        out.append(loggers.TensorBoardLogger(args.tensorboard))
+    if getattr(args, "mlflow", None):
+        out.append(loggers.MLflowLogger(args.mlflow))
+    return out
 
 
 def _sweep_from_args(args: argparse.Namespace) -> Any:
@@ -111,10 +135,14 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     scheduler = config.get("scheduler")
     if args.scheduler:
         scheduler = {**(scheduler if isinstance(scheduler, dict) else {}), "kind": args.scheduler}
-    return Sweep(
+    dropped = scheduler is not None and not space_spec and "epochs" in space
+    if dropped:
+        space = space.without("epochs")
+    requested = 256 if trials is None else trials
+    sweep = Sweep(
         space,
         task,
-        256 if trials is None else trials,
+        requested,
         sampler=sampler,
         batch=batch,
         seed=0 if seed is None else seed,
@@ -123,7 +151,21 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         quiet=args.quiet,
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
+        callbacks=_loggers(args),
     )
+    if dropped:  # said once the sweep is accepted: a mistake stays one line
+        print(
+            "jaxtune: the scheduler decides how long each trial trains: 'epochs' left out "
+            "of the default space",
+            file=sys.stderr,
+        )
+    if sweep.n_trials != requested and sweep.scheduler is not None:
+        print(
+            f"jaxtune: {sweep.scheduler.kind} sets the number of trials itself: "
+            f"{sweep.n_trials}, not the {requested} asked for",
+            file=sys.stderr,
+        )
+    return sweep
 
 
 def _backend(args: argparse.Namespace, configured: Any) -> Any:
@@ -163,6 +205,7 @@ def _sweep_from_store(path: str, quiet: bool, args: argparse.Namespace | None = 
         scheduler=meta.get("scheduler"),
         quiet=quiet,
         backend=_backend(args, meta.get("backend")),  # the sweep's own, unless --backend
+        callbacks=_loggers(args) if args is not None else None,
     )
 
 
@@ -183,8 +226,8 @@ def _setup(args: argparse.Namespace) -> Any:
 
     if args.command in ("show", "plot"):
         return results_mod.load(args.store)
-    if args.command == "lr-find":
-        return None  # lr_find.run reads its input
+    if args.command in ("lr-find", "ls", "rm"):
+        return None  # their run reads its input
     if args.command == "sweep":
         return _sweep_from_args(args)
     return _sweep_from_store(args.store, args.quiet, args)
@@ -193,6 +236,8 @@ def _setup(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace, target: Any) -> int:
     if args.command == "lr-find":
         return lr_find.run(args)
+    if args.command in ("ls", "rm"):
+        return stores.run(args)
     if args.command == "show":
         print(target.summary(args.top))
         return 0
@@ -210,12 +255,37 @@ def _run(args: argparse.Namespace, target: Any) -> int:
     _enable_cache(args)
     started = time.perf_counter()
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
+    if args.command == "zoom":
+        print(_zoomed(res.rounds))
     print(res.summary(10))
     line = sampler_times_line(res.meta)
     if line:
         print(line)
     print(f"stored in {res.path}; {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _zoomed(rounds: Sequence[dict[str, Any]]) -> str:
+    """What a zoom round narrowed: one line per dimension, old range -> new range.
+
+    Example:
+        >>> old = {"lr": {"type": "log_uniform", "low": 1e-4, "high": 1.0}, "bs": 64}
+        >>> new = {"lr": {"type": "log_uniform", "low": 1e-3, "high": 0.1}, "bs": 64}
+        >>> print(_zoomed([{"round": 0, "space": old}, {"round": 1, "space": new}]))
+        zoom round 1 narrowed the space:
+          lr: LogUniform(0.0001, 1.0) -> LogUniform(0.001, 0.1)
+          bs: Fixed(64) (unchanged)
+    """
+    from jaxtune.space import Space
+
+    before, after = (Space.from_dict(r["space"]) for r in rounds[-2:])
+    lines = [f"zoom round {rounds[-1]['round']} narrowed the space:"]
+    for name, dim in after.items():
+        old = before.get(name)
+        lines.append(
+            f"  {name}: {old!r} (unchanged)" if old == dim else f"  {name}: {old!r} -> {dim!r}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,11 +302,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, TypeError, FileNotFoundError, sqlite3.DatabaseError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        return _missing_extra(e)
     try:
         return _run(args, target)
     except (StoreError, SweepMismatchError, UsageError, ValueError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        return _missing_extra(e)
     except KeyboardInterrupt as e:
         store = getattr(args, "store", None) or getattr(target, "path", "")
         print(
@@ -248,6 +322,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _missing_extra(e: ImportError) -> int:
+    """A missing optional package that jaxtune names with its extra: one line, status 1.
+
+    Any other ImportError (a bug, a user's module) keeps its traceback.
+    """
+    if "pip install" not in str(e):
+        raise e
+    print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+    return 1
 
 
 class _Terminated(KeyboardInterrupt):

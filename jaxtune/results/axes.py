@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Uniform
+from jaxtune.space import Choice, IntUniform, LogUniform, OneMinusLogUniform, Uniform
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -63,6 +63,26 @@ def limits(dim: Any) -> tuple[float, float] | None:
     return None  # Choice, Fixed: let matplotlib fit the values
 
 
+def categories(dim: Any) -> tuple[Any, ...] | None:
+    """The values a Choice draws as categories (numbers too: a batch size of 32 or 64 is
+    two categories, not a 32-64 range); None for other dimensions."""
+    return tuple(dim.values) if isinstance(dim, Choice) else None
+
+
+def positions(dim: Any, encoded: Any) -> np.ndarray:
+    """Where encoded values sit on ``dim``'s axis: a Choice's category index, else the value.
+
+    Example:
+        >>> positions(Choice([32, 64]), [64, 32, 64]).tolist()
+        [1, 0, 1]
+    """
+    values = np.asarray(encoded)
+    if not isinstance(dim, Choice) or dim.labels is not None:  # labels: already indices
+        return values
+    index = {float(v): i for i, v in enumerate(dim.values)}
+    return np.array([index[float(v)] for v in values.ravel()], dtype=int).reshape(values.shape)
+
+
 def set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
     """Scale, limits, label and (for labels) category ticks of one axis."""
     axis = ax.xaxis if which == "x" else ax.yaxis
@@ -91,9 +111,9 @@ def set_axis(ax: Axes, which: str, name: str, dim: Any) -> None:
         from matplotlib.ticker import MaxNLocator
 
         axis.set_major_locator(MaxNLocator(integer=True))
-    if dim.labels is not None:
-        axis.set_ticks(range(len(dim.labels)), [str(v) for v in dim.labels])
-        set_lim(-0.5, len(dim.labels) - 0.5)
+    if (values := categories(dim)) is not None:
+        axis.set_ticks(range(len(values)), [str(v) for v in values])
+        set_lim(-0.5, len(values) - 0.5)
     elif (lim := limits(dim)) is not None:
         set_lim(*lim)
     set_label(label)

@@ -112,11 +112,14 @@ def schedule(results_or_meta: Any, trial_id: int) -> dict[str, list[Any]]:
     return out
 
 
+_lineage_path = path  # population_plot's argument ``path`` is a file, as in every plot
+
+
 def population_plot(
     results: Any,
     name: str = "learning_rate",
     trial_id: int | None = None,
-    path_: PathLike | None = None,
+    path: PathLike | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Hyperparameter ``name`` of every lane over epochs, the best trial's path on top.
@@ -125,7 +128,7 @@ def population_plot(
         results: a :class:`jaxtune.Results` of a PBT sweep.
         name: the hyperparameter drawn (log axis when all values are positive).
         trial_id: whose path is highlighted (default: the best trial).
-        path_: where to write the figure; None writes nothing.
+        path: where to write the figure (as every plot takes it); None writes nothing.
         ax: axes to draw on; None makes a figure.
 
     Returns:
@@ -143,7 +146,7 @@ def population_plot(
     if trial_id is None and rows and results.best(1):  # none while no trial finished
         trial_id = results.best(1)[0].trial
     if trial_id is not None:
-        xs, ys = _steps(path(results, trial_id), name)
+        xs, ys = _steps(_lineage_path(results, trial_id), name)
         ax.plot(xs, ys, color="C3", linewidth=2.2, label=f"trial {trial_id}'s lineage")
         ax.legend(fontsize="small")
     values = np.array([r["hparams"][name] for r in rows], float)
@@ -152,7 +155,7 @@ def population_plot(
     ax.set_xlabel("epoch")
     ax.set_ylabel(name)
     ax.set_title(f"PBT: {name} of {len(trials)} lanes over epochs", fontsize="medium")
-    save(fig, path_)
+    save(fig, path)
     return fig
 
 

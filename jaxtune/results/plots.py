@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from jaxtune.results.axes import PathLike, figure_class, new_axes, rug, save, set_axis
+from jaxtune.results.axes import PathLike, figure_class, new_axes, positions, rug, save, set_axis
 from jaxtune.results.lineage import population_plot
+from jaxtune.results.parallel_plot import parallel_coordinates
 from jaxtune.results.rung_plot import budget, rungs
-from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
+from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space  # noqa: F401
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -80,7 +81,7 @@ def samples(
         if name not in space:
             raise ValueError(f"unknown dimension {name!r}; the space has {list(space.names)}")
     fig, ax = new_axes(ax, figsize=(5.0, 4.2))
-    xs, ys = np.asarray(samples[x]), np.asarray(samples[y])
+    xs, ys = positions(space[x], samples[x]), positions(space[y], samples[y])
     ax.scatter(xs, ys, s=18, color=color, alpha=0.8, edgecolors="none")
     set_axis(ax, "x", x, space[x])
     set_axis(ax, "y", y, space[y])
@@ -153,12 +154,12 @@ def metric_vs_hyperparameter(
         if t.status == "ok" and t.final.get(results.objective) is not None
     ]
     if ok:
-        xs = np.asarray(space.encode([{k: t.hparams[k] for k in space.names} for t in ok])[name])
+        xs = _where(space, name, ok)
         ys = np.array([t.final[results.objective] for t in ok])
         ax.scatter(xs, ys, s=14, alpha=0.7, edgecolors="none")
     bad = results.diverged()
     if bad:
-        xb = np.asarray(space.encode([{k: t.hparams[k] for k in space.names} for t in bad])[name])
+        xb = _where(space, name, bad)
         ax.plot(
             xb,
             np.full(len(xb), 0.02),
@@ -174,30 +175,59 @@ def metric_vs_hyperparameter(
     return fig
 
 
+def _where(space: Space, name: str, trials: list[Any]) -> np.ndarray:
+    """The trials' positions on dimension ``name``'s axis."""
+    encoded = space.encode([{k: t.hparams[k] for k in space.names} for t in trials])
+    return positions(space[name], encoded[name])
+
+
 def _top_curves(
     results: Any, k: int, metric: str, path: PathLike | None, ylabel: str, log: bool
 ) -> Figure:
     fig, ax = new_axes(None, figsize=(6.0, 4.0))
-    for rank, t in enumerate(results.best(k), start=1):
+    best = results.best(k)
+    for rank, t in enumerate(best, start=1):
         values = np.array([np.nan if v is None else v for v in t.curves.get(metric, [])], float)
         ax.plot(
             np.arange(1, len(values) + 1), values, marker=".", label=f"#{rank} trial {t.trial}"
         )
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"{ylabel} (log scale)" if log else ylabel)
     if log:
         ax.set_yscale("log")
     if ax.lines:
         ax.legend(fontsize="small")
+    better = "higher" if results.maximize else "lower"
+    ax.set_title(
+        f"{metric} per epoch of the {len(best)} best trials by {results.objective} "
+        f"({better} is better)",
+        fontsize="medium",
+    )
     save(fig, path)
     return fig
 
 
 def learning_curves(
-    results: Any, k: int = 5, metric: str = "val_loss", path: PathLike | None = None
+    results: Any, k: int = 5, metric: str | None = None, path: PathLike | None = None
 ) -> Figure:
-    """Per-epoch ``metric`` of the ``k`` best trials (validation loss by default)."""
-    values = [v for t in results.best(k) for v in t.curves.get(metric, []) if v is not None]
+    """Per-epoch ``metric`` of the ``k`` best trials.
+
+    Args:
+        results: a :class:`jaxtune.results.Results`.
+        k: how many of the best trials.
+        metric: a per-epoch curve; default the objective that ranks them (its curve, as
+            ``val_accuracy`` for the built-in task), else ``val_loss``.
+        path: where to write the figure; None writes nothing.
+
+    Returns:
+        The Figure, titled with the metric and the ranking; a log axis (labelled so)
+        where the values are positive and span decades.
+    """
+    best = results.best(k)
+    if metric is None:
+        has = any(results.objective in t.curves for t in best)
+        metric = results.objective if has else "val_loss"
+    values = [v for t in best for v in t.curves.get(metric, []) if v is not None]
     # A log axis where the values are positive and span decades, whatever the name.
     log = bool(values) and min(values) > 0 and max(values) / min(values) > 20
     return _top_curves(results, k, metric, path, metric, log=log)
@@ -205,15 +235,16 @@ def learning_curves(
 
 def learning_rates(results: Any, k: int = 5, path: PathLike | None = None) -> Figure:
     """The learning rate each of the ``k`` best trials used at the start of every epoch."""
-    return _top_curves(results, k, "learning_rate", path, "learning rate (log scale)", log=True)
+    return _top_curves(results, k, "learning_rate", path, "learning rate", log=True)
 
 
 def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     """Write the standard pictures of a sweep as PNG files into ``out_dir``.
 
-    One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter, and
-    ``learning_curves.png`` and ``learning_rates.png`` of the ``k`` best trials; under a
-    scheduler ``rungs.png``, under PBT also ``pbt.png`` (:func:`population_plot`).
+    One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter,
+    ``learning_curves.png`` of the ``k`` best trials and, when the trials record their
+    learning rate (the built-in trainer), ``learning_rates.png``; under successive
+    halving or Hyperband ``rungs.png``, under PBT ``pbt.png`` (:func:`population_plot`).
 
     Returns:
         The paths written.
@@ -227,11 +258,13 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
         path = os.path.join(out_dir, f"metric_vs_{name}.png")
         metric_vs_hyperparameter(results, name, path)
         written.append(path)
-    pictures = [("learning_curves.png", learning_curves), ("learning_rates.png", learning_rates)]
-    if results.meta.get("scheduler"):
+    pictures = [("learning_curves.png", learning_curves)]
+    if any("learning_rate" in t.curves for t in results.trials):  # not a function's sweep
+        pictures.append(("learning_rates.png", learning_rates))
+    if (results.meta.get("scheduler") or {}).get("kind") not in (None, "pbt"):  # rungs
         pictures.append(("rungs.png", lambda r, k, path: rungs(r, path)))
     if results.meta.get("pbt_lineage") and "learning_rate" in results.hyperparameters:
-        pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path_=path)))
+        pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path=path)))
     for fname, make in pictures:
         path = os.path.join(out_dir, fname)
         make(results, k, path=path)
@@ -286,103 +319,5 @@ def importance_bars(
     ax.set_xlim(0.0, max(max(values), 1e-12) * 1.18)  # room for the labels
     ax.set_xlabel("importance (share of the total)")
     ax.set_title(title, fontsize="medium")
-    save(fig, path)
-    return fig
-
-
-def _scale_note(dim: Any) -> str:
-    if isinstance(dim, LogUniform) or (isinstance(dim, IntUniform) and dim.log):
-        return "\n(log)"
-    if isinstance(dim, OneMinusLogUniform):
-        return "\n(log 1-x)"
-    return ""
-
-
-def _fmt_value(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def parallel_coordinates(results: Any, k: int = 20, path: PathLike | None = None) -> Figure:
-    """The ``k`` best trials as lines across one vertical axis per searched hyperparameter.
-
-    Each axis is its dimension's unit scale (``Space.to_unit``: log for a learning rate,
-    log of ``1 - x`` for a momentum), bottom = low bound, top = high bound, with the
-    bounds written at its ends; a Choice shows each value at its category position.
-    Lines are colored by the objective; the best trial is drawn last and thickest.
-
-    Args:
-        results: a :class:`jaxtune.results.Results`.
-        k: how many of the best non-diverged trials to draw.
-        path: where to write the figure; None writes nothing.
-
-    Returns:
-        The Figure: the axes, then the colorbar of the objective.
-
-    Example:
-        >>> from jaxtune.results import Results
-        >>> from jaxtune.store import TrialRecord
-        >>> space = Space(lr=LogUniform(1e-4, 1), opt=["sgd", "adam"], bs=64)
-        >>> trials = [
-        ...     TrialRecord(i, 0, "", {"lr": lr, "opt": o, "bs": 64}, "ok", 0, {"val_loss": lr})
-        ...     for i, (lr, o) in enumerate([(0.1, "sgd"), (0.01, "adam"), (0.001, "sgd")])
-        ... ]
-        >>> results = Results(tuple(trials), {"space": space.to_dict()}, (), "demo")
-        >>> fig = parallel_coordinates(results, k=2)
-        >>> ax = fig.axes[0]
-        >>> [t.get_text() for t in ax.get_xticklabels()], len(ax.lines) - 2  # minus 2 axes
-        (['lr\\n(log)', 'opt'], 2)
-    """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    space = Space.from_dict(results.meta["space"])  # round 0: every round lies inside it
-    names = [name for name, dim in space.items() if dim.kind != "fixed"]
-    if not names:
-        raise ValueError("parallel_coordinates: every dimension is fixed; nothing to draw")
-    best = results.best(k)
-    if not best:
-        raise ValueError("parallel_coordinates: no finished, non-diverged trial to draw")
-    encoded = space.encode([{n: t.hparams[n] for n in space.names} for t in best])
-    u = np.asarray(space.to_unit(encoded))[:, [space.names.index(n) for n in names]]
-    score = np.array([t.final[results.objective] for t in best], float)
-
-    fig, ax = new_axes(None, figsize=(max(5.0, 1.4 * len(names) + 2.0), 4.2))
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    lo, hi = float(score.min()), float(score.max())
-    norm = Normalize(lo, hi if hi > lo else lo + 1.0)
-    cmap = colormaps["viridis" if results.maximize else "viridis_r"]  # best is yellow
-    xs = np.arange(len(names))
-    for x in xs:
-        ax.axvline(x, color="0.55", linewidth=0.8, zorder=1)
-    for rank in reversed(range(len(best))):  # the best last, on top
-        ax.plot(
-            xs,
-            u[rank],
-            color=cmap(norm(score[rank])),
-            linewidth=2.6 if rank == 0 else 1.2,
-            alpha=0.9,
-            marker="o",
-            markersize=3,
-            zorder=2 + len(best) - rank,
-        )
-    for x, name in zip(xs, names, strict=True):
-        dim = space[name]
-        options = dim.values if dim.kind == "choice" else (dim.low, dim.high)
-        where = np.asarray(dim.to_unit(dim.encode(options)))
-        for value, y in zip(options, where.tolist(), strict=True):
-            ax.text(x + 0.04, y, _fmt_value(value), fontsize="x-small", va="center")
-    ax.set_xticks(xs, [name + _scale_note(space[name]) for name in names])
-    ax.set_xlim(-0.3, len(names) - 0.4)
-    ax.set_ylim(-0.06, 1.06)
-    ax.set_yticks([0.0, 1.0], ["low", "high"])
-    ax.set_title(f"Top {len(best)} trials by {results.objective}", fontsize="medium")
-    better = "higher" if results.maximize else "lower"
-    fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        label=f"{results.objective} ({better} is better)",
-    )
     save(fig, path)
     return fig

@@ -7,6 +7,7 @@ Diverged trials are kept apart: they never rank and no NaN reaches a summary.
 
 from __future__ import annotations
 
+import html
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -126,6 +127,19 @@ class Results:
 
         return sorted(pool, key=key)[:k]
 
+    def __len__(self) -> int:
+        """The number of stored trials (diverged ones included), as ``len(study.trials)``."""
+        return len(self.trials)
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        """The best non-diverged trial's record, as Optuna's ``best_trial``.
+
+        Raises:
+            ValueError: no trial finished without diverging.
+        """
+        return self._best()
+
     @property
     def best_params(self) -> dict[str, Any]:
         """The best non-diverged trial's hyperparameters, as Optuna's ``best_params``.
@@ -228,6 +242,10 @@ class Results:
         ]
         return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
 
+    def trials_dataframe(self) -> Any:
+        """The Optuna name of :meth:`to_pandas`: one row per trial (needs pandas)."""
+        return self.to_pandas()
+
     def curves(self, metric: str = "val_loss", trials: Sequence[int] | None = None) -> dict:
         """Per-epoch values of one metric: ``{trial id: [v_1, v_2, ...]}``.
 
@@ -301,6 +319,59 @@ class Results:
             lines.append(f"diverged: {shown}{more}")
         return "\n".join(lines)
 
+    # ----------------------------------------------------------------- notebooks
+
+    def __repr__(self) -> str:
+        """A few lines: the store, how many trials, the best objective and hyperparameters.
+
+        Example:
+            >>> trials = (TrialRecord(0, 0, "", {"lr": 0.01}, "ok", 0, {"val_loss": 0.2}),)
+            >>> Results(trials, {"objective": "val_loss"}, (), "runs/demo")
+            Results('runs/demo': 1 trial (1 ok, 0 diverged), ranked by val_loss (lower is better)
+              best: trial 0, val_loss=0.2, lr=0.01)
+        """
+        n, ok = len(self.trials), len(self.ok())
+        head = (
+            f"Results({self.path!r}: {n} trial{'' if n == 1 else 's'} ({ok} ok, "
+            f"{n - ok} diverged), ranked by {self.objective} "
+            f"({'higher' if self.maximize else 'lower'} is better)"
+        )
+        best = self.best(1)
+        if not best:
+            return head + ")"
+        t = best[0]
+        cells = ", ".join(f"{k}={_fmt(v)}" for k, v in t.hparams.items())
+        value = _fmt(t.final.get(self.objective))
+        return f"{head}\n  best: trial {t.trial}, {self.objective}={value}, {cells})"
+
+    def _repr_html_(self, k: int = 20) -> str:
+        """The top-``k`` table as HTML, which Jupyter shows for a ``results`` cell.
+
+        Columns: rank, trial, each hyperparameter, the objective, epochs completed, status;
+        a caption with the store, the trial counts and the direction.
+        """
+        names = self.hyperparameters
+        head = ["rank", "trial", *names, self.objective, "epochs", "status"]
+        rows = []
+        for rank, t in enumerate(self.best(k), start=1):
+            epochs = t.final.get("epochs_completed") or _epochs_run(t)
+            cells = [rank, t.trial, *(t.hparams.get(n) for n in names)]
+            rows.append([*cells, t.final.get(self.objective), epochs, t.status])
+        n, ok = len(self.trials), len(self.ok())
+        caption = (
+            f"{html.escape(self.path)}: {n} trials ({ok} ok, {n - ok} diverged), top "
+            f"{len(rows)} by {html.escape(self.objective)} "
+            f"({'higher' if self.maximize else 'lower'} is better)"
+        )
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows
+        )
+        return (
+            f'<table class="jaxtune-results"><caption>{caption}</caption>'
+            f"<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
 
 def _finished_at(store: Store) -> dict[int, float]:
     """When each trial was stored. Store.trials() does not return it yet: read the column
@@ -313,6 +384,12 @@ def _finished_at(store: Store) -> dict[int, float]:
     except (AttributeError, sqlite3.Error):
         return {}
     return {int(t): float(f) for t, f in rows}
+
+
+def _epochs_run(t: TrialRecord) -> int | None:
+    """Epochs of a trial without ``epochs_completed``: its longest run of curve values."""
+    runs = [sum(v is not None for v in curve) for curve in t.curves.values()]
+    return max(runs) if runs else None
 
 
 def _fmt(value: Any) -> str:

@@ -55,18 +55,29 @@ def rungs(results: Any, path: PathLike | None = None, metric: str | None = None)
     metric = metric or results.objective
     fig, ax = new_axes(None, figsize=(6.5, 4.0))
     top = max((t.final.get("rung") or 0 for t in results.trials), default=0)
+    count = {True: 0, False: 0}
+    for t in results.trials:
+        count[(t.final.get("rung") or 0) < top] += 1
+    labelled = set()
     for t in results.trials:
         values = np.array([np.nan if v is None else v for v in t.curves.get(metric, [])], float)
         if not len(values):
             continue
         stopped = (t.final.get("rung") or 0) < top
+        name = f"stopped early ({count[True]})" if stopped else f"top rung ({count[False]})"
         ax.plot(
             np.arange(1, len(values) + 1),
             values,
-            color="0.6" if stopped else "C0",
-            alpha=0.35 if stopped else 0.9,
+            color="0.45" if stopped else "C0",
+            alpha=0.45 if stopped else 0.9,
             linewidth=0.8 if stopped else 1.6,
+            marker="o",  # a 1-epoch trial is one point: without a marker it is invisible
+            markersize=2.5 if stopped else 3.5,
+            label=name if name not in labelled else "_nolegend_",
         )
+        labelled.add(name)
+    if labelled:
+        ax.legend(fontsize="small", title="trials")
     ax.set_xscale("log", base=3)
     ax.set_xlabel("epochs trained (log scale)")
     ax.set_ylabel(metric)

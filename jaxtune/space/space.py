@@ -103,7 +103,6 @@ class Space(Mapping[str, Dimension]):
         self._dims = parsed
 
     # -- mapping, equality, repr ------------------------------------------------------
-
     def __getitem__(self, name: str) -> Dimension:
         return self._dims[name]
 
@@ -135,12 +134,29 @@ class Space(Mapping[str, Dimension]):
         # jit returns dicts with sorted keys; hand them back in dimension order.
         return {name: samples[name] for name in self._dims}
 
+    def without(self, *names: str) -> Space:
+        """This space minus dimensions ``names``, e.g. ``"epochs"`` under a scheduler.
+
+        The others keep their order and their random draws (each draws from its name's
+        key). An unknown name raises a KeyError listing the space's names.
+
+        Example:
+            >>> Space(lr=LogUniform(1e-4, 1), epochs=IntUniform(1, 20)).without("epochs")
+            Space(lr=LogUniform(0.0001, 1.0))
+        """
+        unknown = [name for name in names if name not in self._dims]
+        if unknown:
+            have = ", ".join(map(repr, self._dims))
+            raise KeyError(
+                f"Space.without: unknown dimension {unknown[0]!r}; the space has {have}"
+            )
+        return Space(**{k: d for k, d in self._dims.items() if k not in names})
+
     def labels(self, name: str) -> tuple[Any, ...] | None:
         """What the int32 indices of dimension ``name`` stand for (None: plain values)."""
         return self._dims[name].labels
 
     # -- samplers ---------------------------------------------------------------------
-
     def random(self, key: jax.Array, n: int) -> Samples:
         """``n`` independent random samples, each dimension on its own scale.
 
@@ -277,7 +293,6 @@ class Space(Mapping[str, Dimension]):
         return Space(**dims)
 
     # -- unit coordinates, membership, decoding ----------------------------------------
-
     def to_unit(self, samples: Mapping[str, jax.typing.ArrayLike]) -> jax.Array:
         """Samples to unit coordinates, shape ``(..., len(space))`` in dimension order.
 
@@ -326,7 +341,6 @@ class Space(Mapping[str, Dimension]):
         return {k: jnp.asarray(d.encode(t[k] for t in trials)) for k, d in self._dims.items()}
 
     # -- plain dict, TOML, JSON -------------------------------------------------------
-
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """``{name: {"type": ..., ...}}``, the form config files use.
 

@@ -114,7 +114,8 @@ def check_scheduled(space: Space, backend: object) -> None:
     if "epochs" in space:
         raise ValueError(
             "scheduler: the space has an 'epochs' dimension; a scheduler decides "
-            "how long each trial trains, so leave epochs out of the space"
+            "how long each trial trains, so leave epochs out of the space "
+            "(space.without('epochs'))"
         )
 
 

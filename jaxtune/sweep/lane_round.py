@@ -108,7 +108,7 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
     def encode(hparams):
         return {k: np.asarray(v)[0] for k, v in space.encode([hparams]).items()}
 
-    writer = ChunkWriter(store, sweep.objective, sweep.maximize, n - len(done), sweep.quiet)
+    writer = ChunkWriter.of(sweep, store, n - len(done))
     writer.bar_desc(f"round {round_}, {strategy.kind}")
     rung_of = getattr(strategy, "rung_of", None)
     if rung_of is None:  # ASHA: its rungs and the top

@@ -154,6 +154,7 @@ class ModelRounds:
         maximize: its direction.
         quiet: no progress bar.
         chunk_for: ``(store, round, label, fn, hparams, keys) -> chunk size`` of a group.
+        callbacks: told each committed trial (:mod:`jaxtune.sweep.callbacks`).
         rounds: the :class:`~jaxtune.sweep.optuna_rounds.OptunaRounds` of the study, once
             :meth:`open` ran.
 
@@ -184,6 +185,7 @@ class ModelRounds:
     quiet: bool
     chunk_for: Callable[..., Any]
     rounds: Any = None
+    callbacks: tuple[Callable[[Any], Any], ...] = ()
 
     def open(self, store: Store) -> None:
         """Open the study in the store's folder and bring it level with the store.
@@ -253,8 +255,9 @@ class ModelRounds:
         todo = n - len(store.finished_trials(round_))
         if todo <= 0:
             return
-        writer = ChunkWriter(store, self.objective, self.maximize, todo, self.quiet)
+        writer = ChunkWriter.of(self, store, todo)
         times: list[dict[str, Any]] = []
+        asked_before = len(store.meta().get("sampler_times", []))  # rounds of earlier runs
         base = jax.random.key(self.seed)  # every key of the round at once, as Sweep does
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(first, first + n))
         # A batch's keys are picked on the host: a gather on the device would compile
@@ -278,7 +281,8 @@ class ModelRounds:
                 self._evaluate(writer, numbers, samples, rows, impl, round_)
                 eval_s = time.perf_counter() - started
                 tell_s = sum(self.rounds.tell_seconds) - told
-                times.append(self._report(round_, k, ask_s, tell_s, eval_s))
+                number = asked_before + len(times)  # this ask/tell round's, 0, 1, 2...
+                times.append(self._report(number, round_, k, ask_s, tell_s, eval_s))
                 todo -= k
         finally:
             writer.close()
@@ -318,15 +322,26 @@ class ModelRounds:
             chunk = self.chunk_for(store, round_, label, fn, hp, group_keys)
             parallel.run(fn, hp, group_keys, chunk_size=chunk, on_chunk=on_chunk)
 
-    def _report(self, round_: int, k: int, ask: float, tell: float, ev: float) -> dict:
+    def _report(
+        self, number: int, round_: int, k: int, ask: float, tell: float, ev: float
+    ) -> dict:
+        """One ``sampler_times`` entry: ``round`` counts the ask/tell rounds of the sweep
+        (0, 1, 2...); ``store_round`` is the store's round they belong to."""
         log.info(
             "jaxtune: round %d: %s proposed %d trials in %.3f s and was told in %.3f s; "
             "evaluating them took %.3f s",
-            round_,
+            number,
             sampler_name(self.sampler),
             k,
             ask,
             tell,
             ev,
         )
-        return {"round": round_, "trials": k, "ask_s": ask, "tell_s": tell, "eval_s": ev}
+        return {
+            "round": number,
+            "store_round": round_,
+            "trials": k,
+            "ask_s": ask,
+            "tell_s": tell,
+            "eval_s": ev,
+        }

@@ -153,14 +153,18 @@ class OptunaRounds:
             "maximize": maximize,
         }
         held = self.study.user_attrs
+        fresh = not self.study.trials  # e.g. left by a first attempt that failed early
         for key, value in identity.items():
             attr = f"jaxtune_{key}"
-            if attr not in held:
+            if attr not in held or (fresh and held[attr] != value):
                 self.study.set_user_attr(attr, value)
             elif held[attr] != value:
                 raise ValueError(
-                    f"{storage_path}: the study's {key} is {held[attr]!r}, not {value!r}"
+                    f"{storage_path}: the study's {_differs(key, held[attr], value)}: it holds "
+                    f"{len(self.study.trials)} trials of another search; delete the file, or "
+                    "use another one"
                 )
+        held = self.study.user_attrs
         self._handed: set[int] = set()
         self.ask_seconds: list[float] = []
         self.tell_seconds: list[float] = []
@@ -272,3 +276,12 @@ class OptunaRounds:
         if not values:
             return math.nan
         return max(values) if self.study.direction.name == "MAXIMIZE" else min(values)
+
+
+def _differs(key: str, held: Any, value: Any) -> str:
+    """``space differs in lr, epochs`` (not two JSON dumps), or ``sampler is 'tpe', not ...``."""
+    if key != "space":
+        return f"{key} is {held!r}, not {value!r}"
+    old, new = json.loads(held), json.loads(value)
+    names = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+    return f"space differs in {', '.join(names)}"

@@ -143,7 +143,7 @@ def run_pbt(
         max_epochs: the task's epochs, used when the PBT leaves ``max_epochs`` out.
     """
     n = info["n_trials"]
-    writer = ChunkWriter(store, sweep.objective, sweep.maximize, n, sweep.quiet)
+    writer = ChunkWriter.of(sweep, store, n)
     writer.bar_desc(f"round {info['round']}, pbt")
     try:
         PBTRound(

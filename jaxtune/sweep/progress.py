@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jaxtune.store import Store
+from jaxtune.sweep.callbacks import check_callbacks
 from jaxtune.sweep.records import records_from_outputs
 
-__all__ = ["ChunkWriter", "Watch"]
+__all__ = ["ChunkWriter", "Watch", "check_callbacks"]
 
 log = logging.getLogger("jaxtune.sweep")
 
@@ -114,8 +115,10 @@ class ChunkWriter:
         quiet: bool,
         *,
         refresh: float = 1.0,
+        callbacks: Sequence[Callable[[Any], Any]] = (),
     ) -> None:
         self.store, self.objective, self.maximize = store, objective, maximize
+        self.callbacks = tuple(callbacks)  # each told every committed trial's record
         self.best: float | None = None
         self.label = "all"
         self.watch = Watch()
@@ -126,6 +129,14 @@ class ChunkWriter:
             target=self._refresh, args=(refresh,), name="jaxtune-progress", daemon=True
         )
         self._thread.start()
+
+    @classmethod
+    def of(cls, owner: Any, store: Store, total: int) -> ChunkWriter:
+        """The writer of ``owner``'s trials: a Sweep or anything with its ``objective``,
+        ``maximize``, ``quiet`` and ``callbacks``; ``total`` trials for the bar."""
+        return cls(
+            store, owner.objective, owner.maximize, total, owner.quiet, callbacks=owner.callbacks
+        )
 
     def bar_desc(self, text: str) -> None:
         if self.bar is not None:
@@ -146,7 +157,11 @@ class ChunkWriter:
         return records
 
     def write_records(self, records: list[Any]) -> None:
-        """Commit finished trials and show the best so far."""
+        """Commit finished trials, show the best so far, then tell the callbacks.
+
+        Every strategy commits its trials here, so each callback sees each trial once,
+        after it is stored (:mod:`jaxtune.sweep.callbacks`).
+        """
         self.store.write_trials(records)
         for r in records:
             v = r.final.get(self.objective)
@@ -157,10 +172,13 @@ class ChunkWriter:
             with self._lock:
                 self.bar.set_postfix_str(self._postfix(), refresh=False)
                 self.bar.update(len(records))
+        for callback in self.callbacks:
+            for r in records:
+                callback(r)
 
-    def _postfix(self) -> str:
+    def _postfix(self, done: bool = False) -> str:
         best = "-" if self.best is None else f"{self.best:.4g}"
-        running = self.watch.status()
+        running = "" if done else self.watch.status()
         return f"{self.label} best {self.objective}={best}" + (f", {running}" if running else "")
 
     def _refresh(self, every: float) -> None:
@@ -174,7 +192,11 @@ class ChunkWriter:
         self._stop.set()
         self._thread.join()
         if self.bar is not None:
+            with self._lock:
+                self.bar.set_postfix_str(self._postfix(done=True), refresh=False)
             self.bar.close()
+            if _is_widget(self.bar):  # a saved notebook keeps the widget's first text (0%)
+                print(str(self.bar), file=sys.stderr)  # so its final state is saved too
 
 
 def _interactive() -> bool:
@@ -184,6 +206,11 @@ def _interactive() -> bool:
     shell = sys.modules.get("IPython")
     get = getattr(shell, "get_ipython", None)
     return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
+
+
+def _is_widget(bar: Any) -> bool:
+    """Whether ``bar`` is tqdm's Jupyter widget (with ipywidgets), not a text bar."""
+    return type(bar).__module__.startswith("tqdm.notebook")
 
 
 def _progress_bar(total: int) -> Any:

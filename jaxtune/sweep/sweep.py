@@ -38,7 +38,7 @@ from jaxtune.sweep.function import as_task
 from jaxtune.sweep.lane_round import run_lanes
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
 from jaxtune.sweep.pbt_round import run_pbt
-from jaxtune.sweep.progress import ChunkWriter
+from jaxtune.sweep.progress import ChunkWriter, check_callbacks
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
 from jaxtune.sweep.schedulers import scheduler_from_dict, scheduler_to_dict
 from jaxtune.sweep.stored import SweepMismatchError
@@ -82,28 +82,28 @@ class Sweep:
         quiet: no progress bar. It is also off when stderr is neither a terminal nor a
             Jupyter kernel. While a chunk runs, the bar shows its elapsed time against the
             time earlier chunks took; a chunk far slower than that logs one warning.
-        scheduler: early stopping between rungs: a :class:`jaxtune.SuccessiveHalving`, a
-            :class:`jaxtune.Hyperband`, or their dict form (``{"kind": "hyperband"}``).
-            Hyperband sets the number of trials itself. Or population-based training
-            of the ``n_trials`` lanes: a :class:`jaxtune.PBT` (``{"kind": "pbt"}``).
+        scheduler: early stopping on the lane runtime (:mod:`jaxtune.lanes`): a
+            :class:`jaxtune.SuccessiveHalving`, :class:`jaxtune.Hyperband` (it sets the
+            number of trials itself), :class:`jaxtune.ASHA`, a user's strategy
+            (:mod:`jaxtune.strategies`), or their dict form (``{"kind": "asha"}``); any
+            sampler proposes for them. Or population-based training of the ``n_trials``
+            lanes: a :class:`jaxtune.PBT` (``{"kind": "pbt"}``).
         backend: where chunks run: ``"local"`` (default, this process), ``"ray"``, a
             :class:`jaxtune.RayBackend`, or a dict (``{"kind": "ray", "address": ...}``).
             The store stays in this process. Not yet with a ``scheduler``.
+        callbacks: ``callback(record)`` callables called once per trial as it is committed,
+            e.g. :class:`jaxtune.loggers.TensorBoardLogger` (:mod:`jaxtune.sweep.callbacks`).
 
     Example:
         >>> import tempfile, jaxtune
-        >>> from jaxtune.task import Task
-        >>> space = jaxtune.Space(learning_rate=jaxtune.LogUniform(1e-2, 1.0))
+        >>> space, seen = jaxtune.Space(learning_rate=jaxtune.LogUniform(1e-2, 1.0)), []
+        >>> task = jaxtune.Task(dataset="synthetic", epochs=1)
         >>> sweep = Sweep(
-        ...     space,
-        ...     Task(dataset="synthetic", epochs=1),
-        ...     n_trials=4,
-        ...     store=tempfile.mkdtemp(),
-        ...     quiet=True,
+        ...     space, task, 4, store=tempfile.mkdtemp(), quiet=True, callbacks=[seen.append]
         ... )
         >>> results = sweep.run()
-        >>> len(results.to_records())
-        4
+        >>> len(results.to_records()), sorted(record.trial for record in seen)
+        (4, [0, 1, 2, 3])
     """
 
     def __init__(
@@ -124,6 +124,7 @@ class Sweep:
         exact: bool = False,
         overwrite: bool = False,
         backend: Any = None,
+        callbacks: list[Callable[[Any], Any]] | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
@@ -154,7 +155,7 @@ class Sweep:
         self.batch, self._model = batch, None
         self.exact, self.overwrite = exact, overwrite
         self.chunk_size = 1 if exact else chunk_size
-        self.quiet = quiet
+        self.quiet, self.callbacks = quiet, check_callbacks(callbacks)
         self.task = as_task(task)
         # Before any file: the task checks the space and (a function) what it returns.
         self.task.prepare(self.space, self.seed)
@@ -187,6 +188,7 @@ class Sweep:
                 maximize=self.maximize,
                 quiet=quiet,
                 chunk_for=self._chunk_for,
+                callbacks=self.callbacks,
             )
         if sampler == "grid":
             self.n_trials = len(
@@ -321,7 +323,7 @@ class Sweep:
         groups: dict[Group, list[int]] = {}
         for i in todo:
             groups.setdefault(self.task.group_of(space, decoded[i]), []).append(i)
-        writer = ChunkWriter(store, self.objective, self.maximize, len(todo), self.quiet)
+        writer = ChunkWriter.of(self, store, len(todo))
         writer.bar_desc(f"round {round_}")
         jobs: list[GroupJob] = []  # with a backend: every group's chunks at once
         try:

@@ -127,9 +127,13 @@ class LRFind:
         return self.losses.shape[0]
 
     def lane_label(self, lane: int) -> str:
-        """``"momentum=0.9, seed=1"``: a lane's own values (``"lane 0"`` if none)."""
+        """``"momentum=0.9, seed=1"``: a lane's own values. A lone lane without values
+        trains the task as configured: ``"default hyperparameters"``; several such lanes
+        (slots of the batched range test) are ``"lane 0"``, ``"lane 1"``..."""
         parts = [f"{k}={np.asarray(v)[lane].item():g}" for k, v in self.lanes.items()]
-        return ", ".join(parts) or f"lane {lane}"
+        if parts:
+            return ", ".join(parts)
+        return "default hyperparameters" if self.num_lanes == 1 else f"lane {lane}"
 
     def suggestion(
         self, method: str = "steepest", *, skip_start: int | None = None, skip_end: int = 5

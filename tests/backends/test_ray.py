@@ -184,3 +184,14 @@ def test_killed_driver_then_jaxtune_resume_finishes_on_ray(
     results = jaxtune.load(out)
     assert results.meta["backend"]["kind"] == "ray"
     _assert_same(results, reference)
+
+
+def test_a_gpu_actor_on_a_local_instance_without_gpus_is_refused_not_hung(cluster) -> None:
+    # README's Ray block (resources={"num_gpus": 1}) waited forever on a CPU-only machine.
+    x = np.linspace(0, 1, 4, dtype=np.float32)
+    keys = jax.random.split(jax.random.key(1), 4)
+    with (
+        RayBackend(resources={"num_gpus": 1}) as gpus,
+        pytest.raises(ValueError, match=r"one actor needs 1 GPU but this Ray instance has 0"),
+    ):
+        gpus.run(lambda hp, key: {"y": hp["x"]}, {"x": x}, keys, chunk_size=2)

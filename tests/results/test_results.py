@@ -73,3 +73,44 @@ def test_an_existing_study_is_refused_unless_loaded_or_overwritten(swept, tmp_pa
     assert len(optuna.load_study(study_name="bowl", storage=url).trials) == 3
     with pytest.raises(ValueError, match="not both"):
         swept.to_optuna(url, load_if_exists=True, overwrite=True)
+
+
+def test_optuna_habits_len_best_trial_and_trials_dataframe(swept):
+    assert len(swept) == 8 == len(swept.trials)
+    assert swept.best_trial == swept.best()[0]
+    assert swept.best_trial.hparams == swept.best_params
+    df = swept.trials_dataframe()
+    assert list(df.index) == [t.trial for t in swept.trials]
+    assert df.loc[swept.best_trial.trial, "val_loss"] == swept.best_value
+    assert set(df["opt"]) <= {"sgd", "adam"}
+
+
+def test_a_notebook_cell_shows_a_short_repr_and_an_html_table(swept):
+    text = repr(swept)
+    assert len(text.splitlines()) == 2 and len(text) < 300  # not the dataclass dump
+    best = swept.best_trial
+    assert swept.path in text and "8 trials (8 ok, 0 diverged)" in text
+    assert f"best: trial {best.trial}, val_loss={best.final['val_loss']:.4g}" in text
+    page = swept._repr_html_()
+    assert page.startswith("<table") and page.endswith("</table>")
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    assert head == (
+        "<tr><th>rank</th><th>trial</th><th>lr</th><th>opt</th><th>val_loss</th>"
+        "<th>epochs</th><th>status</th></tr>"
+    )
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")[:-1]
+    assert len(rows) == 8
+    first = rows[0].replace("<tr>", "").replace("</td>", "").split("<td>")[1:]
+    assert first[:2] == ["1", str(best.trial)] and first[3] == best.hparams["opt"]
+    assert first[-1] == "ok" and first[-2] == "-"  # a function's scalars: no epochs
+
+
+def test_the_html_table_shows_the_top_20_and_escapes(tmp_path):
+    trials = tuple(
+        TrialRecord(i, 0, "", {"name": "<b>"}, "ok", 0, {"val_loss": float(i)}, {"x": [1.0] * 3})
+        for i in range(30)
+    )
+    page = jaxtune.Results(trials, {"objective": "val_loss", "space": {"name": {}}}, (), "a&b")
+    html = page._repr_html_()
+    assert html.count("<tr>") == 21 and "<b>" not in html and "&lt;b&gt;" in html
+    assert "a&amp;b: 30 trials" in html and "<td>3</td><td>ok</td>" in html

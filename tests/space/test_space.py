@@ -124,3 +124,27 @@ def test_to_toml_without_tomli_w_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tomli_w", None)  # makes `import tomli_w` fail
     with pytest.raises(ImportError, match=r"jaxtune\[config\]"):
         Space(a=Uniform(0, 1)).to_toml()
+
+
+# -- without ---------------------------------------------------------------------------
+
+
+def test_without_drops_names_and_keeps_the_other_draws():
+    space = Space(lr=LogUniform(1e-4, 1), epochs=IntUniform(1, 20), opt=["sgd", "adam"])
+    smaller = space.without("epochs")
+    assert smaller.names == ("lr", "opt")
+    assert smaller["opt"] == space["opt"]
+    # Each dimension draws from its own name's key: removing one leaves the others as they were.
+    a, b = space.random(jax.random.key(3), 16), smaller.random(jax.random.key(3), 16)
+    np.testing.assert_array_equal(a["lr"], b["lr"])
+    np.testing.assert_array_equal(a["opt"], b["opt"])
+    assert space.without("epochs", "opt") == Space(lr=LogUniform(1e-4, 1))
+    assert space.without() == space
+
+
+def test_without_an_unknown_name_says_which_names_there_are():
+    space = Space(lr=LogUniform(1e-4, 1), epochs=IntUniform(1, 20))
+    with pytest.raises(KeyError, match="unknown dimension 'epoch'; the space has 'lr', 'epochs'"):
+        space.without("epoch")
+    with pytest.raises(ValueError, match="needs at least one dimension"):
+        space.without("lr", "epochs")

@@ -155,6 +155,10 @@ def test_rounds_are_grouped_told_and_timed_and_a_grown_sweep_continues_the_study
     assert results.meta["batch"] == 8 and results.meta["sampler"] == "tpe"
     grown = jaxtune.Sweep(space, task, 28, **kw).run()  # one more round of 8
     assert len(grown.trials) == 28 and len(grown.meta["sampler_times"]) == 4
+    # Each entry names its ask/tell round (it said round 0 for all), and the store's round.
+    assert [t["round"] for t in times] == [0, 1, 2]
+    assert [t["round"] for t in grown.meta["sampler_times"]] == [0, 1, 2, 3]
+    assert [t["store_round"] for t in grown.meta["sampler_times"]] == [0, 0, 0, 1]
     _agree(str(tmp_path / "s"), 0, 28, space)
 
 

@@ -141,10 +141,26 @@ def test_reopening_with_another_space_or_direction_is_refused(tmp_path):
     path = str(tmp_path / "optuna.jsonl")
     OptunaRounds(SPACE, "tpe", storage_path=path).ask(2)
     other = jaxtune.Space(**SPACE, eps=jaxtune.LogUniform(1e-9, 1e-6))
-    with pytest.raises(ValueError, match="space"):
+    with pytest.raises(ValueError, match="space") as refused:
         OptunaRounds(other, "tpe", storage_path=path)
+    # One short line naming what differs and what to do (it was two JSON dumps).
+    assert str(refused.value) == (
+        f"{path}: the study's space differs in eps: it holds 2 trials of another search; "
+        "delete the file, or use another one"
+    )
     with pytest.raises(ValueError, match=r"direction|maximize"):
         OptunaRounds(SPACE, "tpe", storage_path=path, maximize=True)
+
+
+def test_a_study_file_without_trials_takes_the_new_search(tmp_path):
+    # A first attempt that failed before asking anything leaves the file behind.
+    path = str(tmp_path / "optuna.jsonl")
+    OptunaRounds(SPACE, "tpe", storage_path=path)
+    other = jaxtune.Space(**SPACE, eps=jaxtune.LogUniform(1e-9, 1e-6))
+    retry = OptunaRounds(other, "cmaes", storage_path=path, maximize=False)
+    numbers, samples = retry.ask(3)
+    assert list(numbers) == [0, 1, 2] and set(samples) == set(other.names)
+    assert json.loads(retry.study.user_attrs["jaxtune_space"]) == other.to_dict()
 
 
 def test_a_torn_last_line_of_the_journal_is_cut_off(tmp_path):

@@ -225,7 +225,7 @@ def test_lineage_and_new_rates_written_into_the_optimizer_state(pbt_run, tmp_pat
         np.testing.assert_allclose(t.curves["learning_rate"], sched["learning_rate"], rtol=1e-6)
         assert t.hparams["learning_rate"] == sched["learning_rate"][-1]
     assert "rung" not in res.summary(3).splitlines()[1]
-    fig = jaxtune.plots.population_plot(res, path_=tmp_path / "lr.png")
+    fig = jaxtune.plots.population_plot(res, path=tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 0
     assert len(fig.axes[0].lines) == 8 + 1 and fig.axes[0].get_yscale() == "log"
     with pytest.raises(ValueError, match="trial_id"):

@@ -67,3 +67,20 @@ def test_a_sweep_shows_its_bar_with_the_best_value(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "round 0" in err and "4/4" in err
     assert f"all best val_loss={res.best_value:.4g}" in err
+
+
+def test_a_notebook_widget_leaves_its_final_state_as_text(tmp_path, monkeypatch, capsys):
+    # A saved notebook keeps a widget's first text ("0%"): the final state is printed too.
+    import jax.numpy as jnp
+
+    from jaxtune.space import LogUniform, Space
+    from jaxtune.sweep import Sweep, progress
+
+    monkeypatch.setattr(progress, "_interactive", lambda: True)
+    monkeypatch.setattr(progress, "_is_widget", lambda bar: True)
+    space = Space(lr=LogUniform(1e-3, 1.0))
+    train = lambda hparams, key: {"val_loss": jnp.abs(jnp.log10(hparams["lr"]) + 2.0)}  # noqa: E731
+    res = Sweep(space, train, 4, store=str(tmp_path / "s"), chunk_size=2).run()
+    last = capsys.readouterr().err.rstrip().splitlines()[-1]
+    assert last.startswith("round 0: 100%") and "4/4" in last
+    assert last.endswith(f"all best val_loss={res.best_value:.4g}]")

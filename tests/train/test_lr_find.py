@@ -261,3 +261,16 @@ def test_command_line_bad_input_exits_2_with_one_line(tmp_path, tiny_npz, capsys
         status = e.code
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and named in err[0], err
+
+
+def test_a_lone_lane_without_values_is_labelled_as_the_tasks_defaults(tmp_path):
+    # `jaxtune lr-find` without --seeds: one lane; its label said "lane 0", unexplained.
+    lrs = np.geomspace(1e-5, 10, 121)
+    curve = _curve(lrs, 1e-2)
+    one = LRFind(lrs, curve[None], curve[None], np.array([len(lrs)]), {})
+    assert one.lane_label(0) == "default hyperparameters"
+    assert one.summary().startswith("default hyperparameters: valley ")
+    fig = one.plot(tmp_path / "lr.png")
+    assert fig.axes[0].get_lines()[0].get_label() == "default hyperparameters"
+    two = LRFind(lrs, np.stack([curve] * 2), np.stack([curve] * 2), np.array([121, 121]), {})
+    assert [two.lane_label(i) for i in range(2)] == ["lane 0", "lane 1"]

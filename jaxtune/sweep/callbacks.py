@@ -1,0 +1,56 @@
+"""Callbacks of a sweep: user code told of every trial as it is committed to the store.
+
+``Sweep(..., callbacks=[fn, ...])`` calls each ``fn(record)`` once per trial, right after
+the trial's chunk (or rung, or PBT population) is committed to the store, with the
+trial's :class:`jaxtune.store.TrialRecord` as stored (hyperparameters, final metrics,
+per-epoch curves, status). It is Optuna's ``callbacks=[fn]`` of ``study.optimize`` with
+the record in place of ``(study, frozen_trial)``; read the sweep so far with
+``jaxtune.load(path)``. Every strategy (plain rounds, model-based rounds, successive
+halving, Hyperband, PBT) commits through one writer
+(:class:`jaxtune.sweep.progress.ChunkWriter`), which calls them. A trial committed by an
+earlier, interrupted run is not told again on resume; an exception in a callback stops
+the sweep (the trial is already stored; ``jaxtune resume`` goes on). Built-in callbacks:
+:class:`jaxtune.loggers.TensorBoardLogger` and :class:`jaxtune.loggers.MLflowLogger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["Callback", "check_callbacks"]
+
+Callback = Callable[[Any], Any]
+"""``callback(record)``; its return value is ignored."""
+
+
+def check_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...]:
+    """``callbacks`` as a tuple, each checked to be callable.
+
+    Args:
+        callbacks: None, or a list or tuple of ``callback(record)`` callables.
+
+    Returns:
+        The callbacks, in order.
+
+    Raises:
+        TypeError: naming ``callbacks`` and the first item that is not callable.
+
+    Example:
+        >>> check_callbacks([print])
+        (<built-in function print>,)
+        >>> check_callbacks(print)
+        Traceback (most recent call last):
+        ...
+        TypeError: callbacks must be a list of callables callback(record), got <built-in ...>
+    """
+    if callbacks is None:
+        return ()
+    if not isinstance(callbacks, list | tuple):
+        raise TypeError(
+            f"callbacks must be a list of callables callback(record), got {callbacks!r}"
+        )
+    for i, fn in enumerate(callbacks):
+        if not callable(fn):
+            raise TypeError(f"callbacks[{i}] must be a callable callback(record), got {fn!r}")
+    return tuple(callbacks)
