@@ -12,12 +12,20 @@ Persistence: each finished chunk of a rung writes one file
 their curves so far) atomically, *before* anything that depends on it is committed; a
 trial that stops is committed to the store as a finished trial. A sweep killed at any
 moment resumes from the files and the store and ends as an uninterrupted one would.
+
+Every state file carries the sweep's token (a random string made with the store, kept in
+its metadata: :func:`jaxtune.sweep.stored.token`). A file without this sweep's token (left
+by another sweep in the same folder) or one that cannot be read (damaged) is removed and
+recomputed, never adopted (:func:`read_npz`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +40,21 @@ from jaxtune.sweep.records import records_from_outputs
 from jaxtune.sweep.schedulers import Rung
 from jaxtune.train import History
 
-__all__ = ["HISTORY_FIELDS", "RungRound", "host_array", "lane_epochs", "write_npz"]
+__all__ = [
+    "HISTORY_FIELDS",
+    "TOKEN_FIELD",
+    "RungRound",
+    "host_array",
+    "lane_epochs",
+    "read_npz",
+    "state_dir",
+    "write_npz",
+]
+
+log = logging.getLogger("jaxtune.sweep")
+
+#: The array of a state file that holds the token of the sweep that wrote it.
+TOKEN_FIELD = "sweep_token"
 
 #: The per-epoch curves a saved training state carries (rungs and PBT boundaries).
 HISTORY_FIELDS = ("train_loss", "val_loss", "val_metric", "learning_rate")
@@ -55,15 +77,102 @@ def lane_epochs(brackets: Sequence[Sequence[Rung]]) -> int:
     return total
 
 
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+def state_dir(folder: str | os.PathLike[str]) -> Path:
+    """The folder of a store's saved states, ``<folder>/rungs``, created if needed.
+
+    Raises:
+        StoreError: ``rungs`` is a symbolic link or not a folder (states would be
+            written somewhere else): one line saying to remove it.
+    """
+    from jaxtune.store import StoreError
+
+    path = Path(folder) / "rungs"
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise StoreError(
+            f"store {os.fspath(folder)!r}: {str(path)!r} is a symbolic link or not a "
+            "folder; a store keeps its states in a folder of its own: remove it, then resume"
+        )
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], token: str | None = None) -> None:
     """Writes ``arrays`` to ``path`` atomically: a temporary file, fsync, then a rename,
-    so a kill leaves either the old file or the whole new one, never a torn one."""
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    so a kill leaves either the old file or the whole new one, never a torn one.
+
+    The temporary file has an unpredictable name (``mkstemp``, created exclusively in the
+    same folder), and the rename replaces whatever ``path`` was (a symbolic link too)
+    without writing through it.
+
+    Args:
+        path: the file.
+        arrays: the arrays, by name.
+        token: the sweep's token, stored as :data:`TOKEN_FIELD` (see :func:`read_npz`).
+
+    Raises:
+        OSError: the folder cannot be written (disk full, read-only); no file is left.
+    """
+    if token is not None:
+        arrays = {**arrays, TOKEN_FIELD: np.asarray(token)}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_npz(path: Path, token: str | None) -> dict[str, np.ndarray] | None:
+    """The arrays of the state file ``path`` if this sweep wrote it, else None.
+
+    A file that is not a regular file (a symbolic link), cannot be read (damaged:
+    ``BadZipFile``, truncated), or does not hold ``token`` (another sweep's, or one that
+    predates tokens) is removed, with one log line: the caller recomputes it, as it
+    would a missing file.
+
+    Args:
+        path: the file.
+        token: the sweep's token (None: only files without a token are this sweep's).
+
+    Returns:
+        The arrays by name (without the token), or None.
+    """
+    why = None
+    arrays: dict[str, np.ndarray] = {}
+    if path.is_symlink() or not path.is_file():
+        why = "not a regular file"
+    else:
+        try:
+            # Our own file object (never through a link): numpy leaves it open when
+            # the file is not a zip.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f, np.load(f, allow_pickle=False) as z:
+                arrays = {name: z[name] for name in z.files}
+        except Exception as e:  # BadZipFile, EOFError, OSError, ValueError...
+            why = f"damaged ({type(e).__name__})"
+    if why is None:
+        found = arrays.pop(TOKEN_FIELD, None)
+        found = None if found is None else str(found)
+        if found != token:
+            why = "written by another sweep"
+    if why is None:
+        return arrays
+    log.warning("%s: %s; ignored and recomputed", path, why)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
+
+
+def read_npz_damaged(path: Path) -> None:
+    """Remove a state file whose arrays are not what they should be (logged)."""
+    log.warning("%s: damaged (missing or malformed arrays); ignored and recomputed", path)
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def host_array(x: Any) -> np.ndarray:
@@ -90,6 +199,10 @@ class RungRound:
         chunk_size: as for :func:`jaxtune.parallel.run`.
         write: commits finished trials, e.g. ``store.write_trials``.
         done: ids of trials already committed.
+        objective: the metric that ranks lanes.
+        maximize: whether higher is better.
+        token: the sweep's token, written into every state file and required of every
+            file read back (:func:`read_npz`).
     """
 
     task: Any
@@ -106,6 +219,7 @@ class RungRound:
     done: set[int]
     objective: str
     maximize: bool
+    token: str | None = None
     _fns: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ running
@@ -261,8 +375,8 @@ class RungRound:
         before = np.asarray([prev[i]["wall"] for i in lanes]) if k > 0 else 0.0
         arrays["wall"] = np.asarray(before + wall, np.float64) * np.ones(len(lanes))
         arrays |= {f"s{j}": leaf for j, leaf in enumerate(leaves)}
-        self._dir().mkdir(parents=True, exist_ok=True)
-        write_npz(self._dir() / f"r{self.round_}_b{b}_k{k}_{self.first + lanes[0]}.npz", arrays)
+        name = f"r{self.round_}_b{b}_k{k}_{self.first + lanes[0]}.npz"
+        write_npz(state_dir(self.folder) / name, arrays, self.token)
 
     def _load(self, b: int, k: int) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
@@ -271,18 +385,28 @@ class RungRound:
         for path in sorted(self._dir().glob(f"r{self.round_}_b{b}_k{k}_*.npz")):
             if path.name.endswith(".tmp.npz"):
                 continue
-            with np.load(path) as z:
-                n_state = sum(1 for name in z.files if name.startswith("s"))
-                for j, i in enumerate(z["lanes"].tolist()):
-                    out[i] = {
-                        "state": [z[f"s{m}"][j] for m in range(n_state)],
-                        "hist": {
-                            f: z[f"h_{f}"][j]
-                            for f in (*HISTORY_FIELDS, "epochs", "diverged_epoch")
-                        },
-                        "wall": float(z["wall"][j]),
-                        "epochs_trained": z["h_val_loss"].shape[1],
-                    }
+            z = read_npz(path, self.token)
+            if z is None:  # another sweep's or damaged: recomputed
+                continue
+            try:
+                lanes = self._lanes(z)
+            except (KeyError, IndexError, ValueError):
+                read_npz_damaged(path)
+                continue
+            out.update(lanes)
+        return out
+
+    @staticmethod
+    def _lanes(z: Mapping[str, np.ndarray]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        n_state = sum(1 for name in z if name.startswith("s"))
+        for j, i in enumerate(z["lanes"].tolist()):
+            out[int(i)] = {
+                "state": [z[f"s{m}"][j] for m in range(n_state)],
+                "hist": {f: z[f"h_{f}"][j] for f in (*HISTORY_FIELDS, "epochs", "diverged_epoch")},
+                "wall": float(z["wall"][j]),
+                "epochs_trained": z["h_val_loss"].shape[1],
+            }
         return out
 
     def _stack_states(self, group: Any, states: list[list[np.ndarray]]) -> Any:

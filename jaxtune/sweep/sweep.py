@@ -394,6 +394,7 @@ class Sweep:
                 done=store.finished_trials(info["round"]),
                 objective=self.objective,
                 maximize=self.maximize,
+                token=stored.token(store),
             ).run()
         finally:
             writer.close()
