@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jaxtune.cli import lr_find
-from jaxtune.cli.config import UsageError, count, nonempty, read_config, typed
+from jaxtune.cli.config import UsageError, count, nonempty, package_name, read_config, typed
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
     sampler_for_resume,
@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
                 "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"
             )
     lr_find.add_parser(sub)
+    for c in (s, *[sub.choices[n] for n in ("resume", "zoom", "lr-find")]):
+        c.add_argument(
+            "--allow-import",
+            action="append",
+            default=[],
+            type=package_name,
+            metavar="PACKAGE",
+            help="load import paths (model, dataset, optimizer, explore) of the config or "
+            "store from this package; they run its code (repeatable; default: none)",
+        )
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -219,11 +229,23 @@ def _run(args: argparse.Namespace, target: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jaxtune`` command; returns the exit status."""
+    """Entry point of the ``jaxtune`` command; returns the exit status.
+
+    Import paths in a config or a store are loaded only from the packages named by
+    ``--allow-import`` (none by default; ``show`` and ``plot`` load none): see
+    :func:`jaxtune.train.importpath.allowed_imports`.
+    """
+    from jaxtune.train.importpath import allowed_imports
+
+    args = _parser().parse_args(argv)
+    with allowed_imports(getattr(args, "allow_import", None) or ()):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from jaxtune.store import StoreError
     from jaxtune.sweep import SweepMismatchError
 
-    args = _parser().parse_args(argv)
     # A polite kill (SIGTERM) stops like Ctrl-C: finished chunks are committed already.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

@@ -12,7 +12,16 @@ import tomllib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CONFIG_KEYS", "UsageError", "count", "nonempty", "positive", "read_config", "typed"]
+__all__ = [
+    "CONFIG_KEYS",
+    "UsageError",
+    "count",
+    "nonempty",
+    "package_name",
+    "positive",
+    "read_config",
+    "typed",
+]
 
 CONFIG_KEYS = (
     "trials",
@@ -73,6 +82,30 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def package_name(text: str) -> str:
+    """An argparse type: a dotted Python package or module name (``--allow-import``).
+
+    Args:
+        text: the argument as given.
+
+    Returns:
+        The name, without surrounding spaces.
+
+    Raises:
+        argparse.ArgumentTypeError: not a dotted name of identifiers.
+
+    Example:
+        >>> package_name("mypkg.nets")
+        'mypkg.nets'
+    """
+    name = text.strip()
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise argparse.ArgumentTypeError(
+            f"expected a package or module name such as mypkg or mypkg.nets, got {text!r}"
+        )
+    return name
 
 
 def positive(text: str) -> float:

@@ -94,12 +94,19 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")
 
 
-def check_scheduled(space: Space, backend: object) -> None:
+def check_scheduled(
+    space: Space, backend: object, scheduler: object = None, task: object = None
+) -> None:
     """Raises ValueError when a sweep under a scheduler cannot run as configured.
+
+    Runs in ``Sweep(...)``, before the store is created: a refusal leaves no folder.
 
     Args:
         space: the sweep's space: it must not search ``epochs`` (the scheduler decides).
         backend: the sweep's backend, or None for this process (rungs need this process).
+        scheduler: the scheduler; a PBT's ``explore`` import path is loaded now (a
+            missing or non-callable one is refused).
+        task: the sweep's task; PBT needs ``seeds_per_trial == 1`` (one model per lane).
     """
     if backend is not None:
         raise ValueError(
@@ -110,6 +117,19 @@ def check_scheduled(space: Space, backend: object) -> None:
         raise ValueError(
             "scheduler: the space has an 'epochs' dimension; a scheduler decides "
             "how long each trial trains, so leave epochs out of the space"
+        )
+    if getattr(scheduler, "kind", None) != "pbt":
+        return
+    seeds = getattr(task, "seeds_per_trial", 1)
+    if seeds != 1:
+        raise ValueError(
+            f"PBT: task.seeds_per_trial must be 1 (one model per lane), got {seeds!r}"
+        )
+    explore = scheduler.explore_fn()  # type: ignore[attr-defined]
+    if explore is not None and not callable(explore):
+        raise ValueError(
+            f"scheduler.explore: {scheduler.explore!r} is not a function "  # type: ignore[attr-defined]
+            "explore(hparams, key) -> hparams"
         )
 
 

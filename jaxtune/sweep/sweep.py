@@ -166,7 +166,7 @@ class Sweep:
             raise ValueError("backend: a model-based sampler's rounds run in this process "
                              "only for now; leave out sampler or backend")  # fmt: skip
         if self.scheduler is not None:
-            check_scheduled(self.space, self.backend)
+            check_scheduled(self.space, self.backend, self.scheduler, self.task)
             n_trials = self.scheduler.n_trials(n_trials)
         self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
