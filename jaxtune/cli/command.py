@@ -210,6 +210,8 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         from jaxtune.results import plots
 
         out = args.out or os.path.join(args.store, "plots")
+        if args.out is None and os.path.islink(out):  # a store's own folder is its own
+            raise UsageError(f"{out}: is a symbolic link; remove it or pass --out")
         if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError(f"--out {out}: exists and is not a folder")
         if not target.ok():
@@ -259,6 +261,9 @@ def _main(args: argparse.Namespace) -> int:
     except (StoreError, SweepMismatchError, UsageError, ValueError) as e:
         print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except OSError as e:  # a state file, the study journal or a plot could not be written
+        print(f"jaxtune: error: {_os_error_line(e, args, target)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         store = getattr(args, "store", None) or getattr(target, "path", "")
         print(
@@ -278,6 +283,18 @@ class _Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: Any) -> None:
     raise _Terminated()
+
+
+def _os_error_line(e: OSError, args: argparse.Namespace, target: Any) -> str:
+    """One line for a failed write: the file, the reason, and what to do next."""
+    what = e.filename or "a file"
+    reason = e.strerror or type(e).__name__
+    store = getattr(target, "path", None) or getattr(args, "store", None)
+    if args.command in ("sweep", "resume", "zoom"):
+        after = f"then run 'jaxtune resume {store}' (finished trials are stored)"
+    else:
+        after = "then run it again"
+    return f"cannot write {what}: {reason}; free space or fix the folder's permissions, {after}"
 
 
 def _one_line(e: BaseException) -> str:

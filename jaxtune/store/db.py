@@ -10,6 +10,7 @@ import fcntl
 import numbers
 import os
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -91,6 +92,24 @@ def not_a_folder(path: Path) -> StoreError:
     return StoreError(f"store {str(path)!r} exists and is not a folder: choose another folder")
 
 
+def _linked(path: Path, name: str) -> StoreError:
+    return StoreError(
+        f"store {str(path)!r}: {name!r} is a symbolic link; a store's files must be its "
+        "own (a link could make jaxtune write elsewhere): remove it, then run again"
+    )
+
+
+def refuse_links(path: Path) -> None:
+    """Refuse a store folder whose database, journal or lock is a symbolic link.
+
+    Raises:
+        StoreError: one line naming the link.
+    """
+    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal", LOCK_NAME):
+        if (path / name).is_symlink():
+            raise _linked(path, name)
+
+
 class StoreLock:
     """The exclusive lock of a store's folder (:meth:`jaxtune.store.Store.lock`).
 
@@ -106,11 +125,24 @@ class StoreLock:
         """Create the folder if needed and lock it, or refuse at once."""
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
+        refuse_links(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            # Never through a link (O_NOFOLLOW), never a FIFO or device (O_NONBLOCK, then
+            # a check), and nothing written before the checks and the lock.
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(path / LOCK_NAME, flags, 0o644)
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise _linked(path, LOCK_NAME) from None
             raise fault(path, e) from e
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise StoreError(
+                f"store {str(path)!r}: {LOCK_NAME!r} is not a plain file of its own (a "
+                "hard link, FIFO or device): remove it, then run again"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -56,6 +56,7 @@ from jaxtune.store.db import (
     copy_db,
     guard,
     not_a_folder,
+    refuse_links,
 )
 
 __all__ = [
@@ -156,6 +157,7 @@ class Store:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
+        refuse_links(path)
         if lock is not None and not (lock.held and lock.path.resolve() == path.resolve()):
             raise ValueError(f"lock: not a held lock of {str(path)!r}")
         store = cls(path, None, lock or cls.lock(path))

@@ -121,9 +121,11 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], token: str | None = 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # name the file in the message
+            raise OSError(e.errno, e.strerror or str(e), os.fspath(path)) from e
         raise
 
 

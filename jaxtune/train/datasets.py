@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import zipfile
 from typing import Literal
 
 import jax
@@ -267,21 +268,32 @@ def from_npz(path: str | os.PathLike[str], **kwargs) -> Dataset:
         ValueError: if the file is not an ``.npz`` of numeric arrays or lacks ``x`` or
             ``y`` (the message names the file and the key).
     """
+    where = os.fspath(path)
     try:
-        # allow_pickle stays off: a data file must never run code.
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{os.fspath(path)}: not a readable .npz file of arrays ({e})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{os.fspath(path)}: a single .npy array, not an .npz with x and y")
-    with data:
-        for key in ("x", "y"):
-            if key not in data:
-                raise ValueError(f"{os.fspath(path)} has no array {key!r} (has {list(data)})")
+        # Our own file object, closed whatever numpy makes of it (numpy leaves its own
+        # open when the file is no zip).
+        f = open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise ValueError(f"{where}: cannot read it ({e.strerror})") from None
+    with f:
+        if os.fstat(f.fileno()).st_size == 0:
+            raise ValueError(f"{where}: an empty file (0 bytes), not an .npz with x and y")
         try:
-            x, y = data["x"], data["y"]
-        except ValueError as e:  # an object array would need pickle
-            raise ValueError(f"{os.fspath(path)}: x and y must be numeric arrays ({e})") from None
+            # allow_pickle stays off: a data file must never run code.
+            data = np.load(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{where}: not a readable .npz file of arrays ({e})") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{where}: a single .npy array, not an .npz with x and y")
+        with data:
+            for key in ("x", "y"):
+                if key not in data:
+                    raise ValueError(f"{where} has no array {key!r} (has {list(data)})")
+            try:
+                x, y = data["x"], data["y"]
+            except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
+                # an object array would need pickle; a damaged member cannot be read
+                raise ValueError(f"{where}: x and y must be numeric arrays ({e})") from None
     kwargs.setdefault("name", os.path.splitext(os.path.basename(path))[0])
     return from_arrays(x, y, **kwargs)
 
