@@ -21,6 +21,7 @@ from jaxtune.cli.sampler import (
     sampler_options,
     sampler_times_line,
 )
+from jaxtune.limits import MAX_TRIALS
 
 __all__ = ["main"]
 
@@ -37,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
-    s.add_argument("--trials", type=count(1), help="number of trials (default 256)")
+    s.add_argument(
+        "--trials", type=count(1, MAX_TRIALS), help=f"number of trials (default 256, at most "
+        f"{MAX_TRIALS})"
+    )  # fmt: skip
     s.add_argument(
         "--dataset", type=nonempty, help="digits, synthetic or a path to an .npz with x and y"
     )
@@ -65,7 +69,10 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--top", type=count(1), default=10, help="rows of the table")
         if name == "zoom":
             c.add_argument("--top-k", type=count(1), default=10, help="best trials to zoom around")
-            c.add_argument("--trials", type=count(1), help="trials of the new round")
+            c.add_argument(
+                "--trials", type=count(1, MAX_TRIALS), help=f"trials of the new round (at most "
+                f"{MAX_TRIALS})"
+            )  # fmt: skip
         if name == "plot":
             c.add_argument(
                 "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"

@@ -41,11 +41,13 @@ class UsageError(Exception):
     """A bad argument or config value: exit status 2 with one line."""
 
 
-def count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``.
+def count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``, if given).
 
     Args:
         minimum: the smallest value allowed.
+        maximum: the largest value allowed (a documented limit,
+            :mod:`jaxtune.limits`), or None.
 
     Returns:
         The parser, for ``add_argument(type=...)``.
@@ -53,6 +55,10 @@ def count(minimum: int) -> Callable[[str], int]:
     Example:
         >>> count(1)("3")
         3
+        >>> count(1, 10)("11")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer in [1, 10], got 11
     """
 
     def parse(text: str) -> int:
@@ -60,6 +66,10 @@ def count(minimum: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer in [{minimum}, {maximum}], got {value}"
+            )
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value

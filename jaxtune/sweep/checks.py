@@ -8,9 +8,10 @@ dimension can take must be allowed (:mod:`jaxtune.hyperparams`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jaxtune import hyperparams
+from jaxtune.limits import MAX_CLASSES
 from jaxtune.space import (
     Choice,
     Dimension,
@@ -25,7 +26,7 @@ from jaxtune.train.optax_any import DECAY_HYPERPARAMS
 if TYPE_CHECKING:
     from jaxtune.sweep.task import Task
 
-__all__ = ["bounds", "check_scheduled", "check_space", "default_space"]
+__all__ = ["bounds", "check_scheduled", "check_space", "check_task_sizes", "default_space"]
 
 
 def bounds(dim: Dimension) -> tuple[float, float]:
@@ -92,6 +93,35 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
             raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
     if task.model != "mlp" and ({"hidden", "layers"} & set(space.names)):
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")
+
+
+def check_task_sizes(space: Space, task: Task, data: Any) -> None:
+    """Sizes the built-in task would allocate, checked against its data and the limits.
+
+    Runs in :meth:`jaxtune.Task.prepare`, before the store is created.
+
+    Args:
+        space: the sweep's space.
+        task: the task.
+        data: its loaded :class:`jaxtune.datasets.Dataset`.
+
+    Raises:
+        ValueError: ``task.batch_size`` larger than the training set, or a dataset
+            with more than :data:`jaxtune.limits.MAX_CLASSES` classes.
+    """
+    n_train = int(data.x_train.shape[0])
+    if "batch_size" not in space and task.batch_size > n_train:
+        raise ValueError(
+            f"task.batch_size must lie in [1, {n_train}] (the training set of "
+            f"task.dataset {task.dataset!r}), got {task.batch_size}"
+        )
+    n_classes = getattr(data, "n_classes", None)
+    if n_classes is not None and n_classes > MAX_CLASSES:
+        raise ValueError(
+            f"task.dataset {task.dataset!r}: its largest label, {n_classes - 1}, makes "
+            f"{n_classes} classes (the output layer's width); at most {MAX_CLASSES}: "
+            "labels must be 0 .. n_classes - 1"
+        )
 
 
 def check_scheduled(

@@ -33,6 +33,7 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
+from jaxtune.limits import MAX_EPOCHS, MAX_TRIALS, check_count, is_int
 from jaxtune.sweep.pbt import PBT
 
 __all__ = ["PBT", "SCHEDULERS", "Hyperband", "Rung", "SuccessiveHalving", "scheduler_from_dict"]
@@ -45,10 +46,12 @@ class Rung(NamedTuple):
     epochs: int  # epochs each of them has trained by the end of the rung
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if high is not None:
+        return check_count(f"scheduler.{name}", value, high, low)
+    if not is_int(value) or value < low:
         raise ValueError(f"scheduler.{name} must be an integer >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _rungs(n: int, first: int, last: int, eta: int) -> list[Rung]:
@@ -79,10 +82,10 @@ class SuccessiveHalving:
     kind = "successive_halving"
 
     def __post_init__(self) -> None:
-        _check_int("min_epochs", self.min_epochs, 1)
+        _check_int("min_epochs", self.min_epochs, 1, MAX_EPOCHS)
         _check_int("reduction_factor", self.reduction_factor, 2)
         if self.max_epochs is not None:
-            _check_int("max_epochs", self.max_epochs, self.min_epochs)
+            _check_int("max_epochs", self.max_epochs, self.min_epochs, MAX_EPOCHS)
 
     def with_max_epochs(self, epochs: int) -> SuccessiveHalving:
         """This scheduler with ``max_epochs`` filled in when it was left out."""
@@ -93,8 +96,8 @@ class SuccessiveHalving:
     def brackets(self, n_trials: int) -> list[list[Rung]]:
         """One bracket of ``n_trials`` lanes."""
         top = self.max_epochs if self.max_epochs is not None else self.min_epochs
-        return [_rungs(_check_int("n_trials", n_trials, 1), self.min_epochs, top,
-                       self.reduction_factor)]  # fmt: skip
+        n = check_count("n_trials", n_trials, MAX_TRIALS)
+        return [_rungs(n, self.min_epochs, top, self.reduction_factor)]
 
     def n_trials(self, requested: int) -> int:
         """Trials the plan uses: all that were asked for."""
@@ -124,9 +127,17 @@ class Hyperband:
     kind = "hyperband"
 
     def __post_init__(self) -> None:
-        _check_int("min_epochs", self.min_epochs, 1)
-        _check_int("max_epochs", self.max_epochs, self.min_epochs)
+        _check_int("min_epochs", self.min_epochs, 1, MAX_EPOCHS)
+        _check_int("max_epochs", self.max_epochs, self.min_epochs, MAX_EPOCHS)
         _check_int("reduction_factor", self.reduction_factor, 2)
+        planned = self.n_trials(0)
+        if planned > MAX_TRIALS:
+            raise ValueError(
+                f"scheduler: Hyperband(min_epochs={self.min_epochs}, max_epochs="
+                f"{self.max_epochs}, reduction_factor={self.reduction_factor}) plans "
+                f"{planned} trials; at most {MAX_TRIALS}: lower max_epochs or raise "
+                "min_epochs or reduction_factor"
+            )
 
     def with_max_epochs(self, epochs: int) -> Hyperband:
         """Hyperband always names its ``max_epochs``."""

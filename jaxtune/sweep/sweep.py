@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxtune import parallel
 from jaxtune.backends import GroupJob, as_backend
+from jaxtune.limits import MAX_TRIALS, check_count
 from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.sweep import fingerprint, sampling, stored
@@ -125,8 +126,7 @@ class Sweep:
         backend: Any = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
-        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-            raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+        n_trials = check_count("n_trials", n_trials, MAX_TRIALS)  # a NumPy integer too
         check_sampler(sampler, batch, scheduler, SAMPLERS)
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
@@ -246,8 +246,9 @@ class Sweep:
         """
         from jaxtune.results import Results
 
-        if not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        top_k = check_count("top_k", top_k, MAX_TRIALS)
+        if n_trials is not None:
+            n_trials = check_count("n_trials", n_trials, MAX_TRIALS)
         if self._model is not None:
             raise ValueError(
                 f"zoom: sampler={self.sampler!r} refines by itself; raise n_trials instead"

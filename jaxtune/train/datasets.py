@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxtune.limits import MAX_CLASSES
 from jaxtune.train.batching import batch_indices, epoch_batches
 from jaxtune.train.splits import check_val_fraction, train_val_split
 
@@ -226,8 +227,14 @@ def from_arrays(
     if task == "classification":
         if y.ndim != 1 or not np.isfinite(y).all() or (y != np.round(y)).any() or (y < 0).any():
             raise ValueError("y must be 1-D non-negative integer labels for classification")
+        top = int(y.max())
+        if top >= MAX_CLASSES:  # before int32 (a huge label would wrap) and any one-hot
+            raise ValueError(
+                f"y: its largest label, {top}, makes {top + 1} classes (the output layer's "
+                f"width); at most {MAX_CLASSES}: labels must be 0 .. n_classes - 1"
+            )
         y = y.astype(np.int32)
-        n_classes = int(y.max()) + 1
+        n_classes = top + 1
     else:
         y = y.astype(np.float32).reshape(len(y), -1)
         if not np.isfinite(y).all():
