@@ -130,3 +130,21 @@ def test_a_numpy_integer_is_an_integer(tmp_path, tiny_npz):
     space = Space(learning_rate=LogUniform(0.01, 0.5))
     sweep = Sweep(space, Task(dataset=tiny_npz, epochs=1), np.int64(2), store=str(tmp_path))
     assert sweep.n_trials == 2 and type(sweep.n_trials) is int
+
+
+def test_overwrite_on_the_command_line(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "s"
+    base = ["sweep", "--dataset", tiny_npz, "--trials", "2", "--quiet", "--out"]
+    argv = [*base, str(out)]
+    assert main([*argv, "--seed", "0"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds another sweep" in err[0] and "--overwrite" in err[0], err
+    assert main([*argv, "--seed", "1", "--overwrite"]) == 0
+    assert main([*base, str(tmp_path / "fresh"), "--seed", "1"]) == 0
+    from jaxtune import load
+
+    got, want = load(out), load(tmp_path / "fresh")
+    assert [t.curves for t in got.trials] == [t.curves for t in want.trials]
+    assert got.meta["seed"] == 1

@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=count(0), help="seed of sampling and training (default 0)")
     add_sampler_arguments(s)
     s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="empty the --out store first (its sweep.db, saved states and study) when it "
+        "holds another sweep",
+    )
+    s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
     )
     s.add_argument(
@@ -140,6 +146,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         quiet=args.quiet,
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
+        overwrite=args.overwrite,
     )
 
 

@@ -39,7 +39,10 @@ __all__ = [
 
 log = logging.getLogger("jaxtune.sweep")
 
-_WHAT_TO_DO = "use another store (--out / store=...) or Sweep(..., overwrite=True)"
+_WHAT_TO_DO = (
+    "use another store (--out / store=...) or Sweep(..., overwrite=True) "
+    "(jaxtune sweep --overwrite)"
+)
 
 
 class SweepMismatchError(ValueError):
