@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -123,13 +124,21 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     space_spec = config.get("space")
     if space_spec is not None and not isinstance(space_spec, dict):
         raise UsageError(f"{where}: 'space' must be a table")
+    if space_spec is not None and not space_spec:
+        raise UsageError(
+            f"{where}: the [space] table is empty; name at least one hyperparameter, or "
+            "leave [space] out for the default space"
+        )
     space = Space.from_dict(space_spec) if space_spec else default_space()
     trials = args.trials if args.trials is not None else typed(config, "trials", int, where)
     seed = args.seed if args.seed is not None else typed(config, "seed", int, where)
     batch_flag = getattr(args, "batch", None)
     sampler, batch = sampler_options(config.get("sampler"), args.sampler, batch_flag, where)
     dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
-    out = args.out or typed(config, "out", str, where) or os.path.join("runs", dataset_name)
+    out = args.out or typed(config, "out", str, where)
+    if out is not None and not out.strip():
+        raise UsageError(f"{where}: 'out' must name a folder, got {out!r}")
+    out = out or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
     scheduler = config.get("scheduler")
     if args.scheduler:
@@ -146,7 +155,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         quiet=args.quiet,
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
-        overwrite=args.overwrite,
+        overwrite=getattr(args, "overwrite", False),
     )
 
 
@@ -196,9 +205,39 @@ def _enable_cache(args: argparse.Namespace) -> None:
     from jaxtune import parallel
 
     default = os.path.join(os.path.expanduser("~"), ".cache", "jaxtune", "xla")
-    parallel.enable_compilation_cache(os.environ.get("JAXTUNE_CACHE_DIR", default))
+    folder = os.environ.get("JAXTUNE_CACHE_DIR", default)
+    problem = _unsafe_folder(folder)
+    if problem is None:
+        parallel.enable_compilation_cache(folder)
+    else:  # compiled programs are code: a folder others can write is not trusted
+        print(
+            f"jaxtune: warning: compilation cache {folder} {problem}; not used (compiled "
+            "programs there would run as code): fix it or set JAXTUNE_CACHE_DIR",
+            file=sys.stderr,
+        )
     # The auto chunk-size decisions too: a second run reuses them without timing again.
     parallel.enable_calibration_cache()
+
+
+def _unsafe_folder(folder: str) -> str | None:
+    """Why ``folder`` (a cache of code) is not safe to use, or None (also when missing)."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"cannot be checked ({e.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        target = os.path.realpath(folder)
+        problem = _unsafe_folder(target) if target != folder else "is a symbolic link loop"
+        return None if problem is None else f"(a link to {target}) {problem}"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_uid != os.getuid():
+        return "belongs to another user"
+    if info.st_mode & 0o002:
+        return f"is writable by every user (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
 
 
 def _setup(args: argparse.Namespace) -> Any:

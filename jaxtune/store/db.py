@@ -219,8 +219,27 @@ def guard(path: Path) -> Iterator[None]:
 
 
 def check_schema(conn: sqlite3.Connection, path: Path) -> bool:
-    """Refuse a database with foreign tables; return whether all of ours exist."""
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    """Refuse a database with foreign tables, triggers, views or indexes; return whether
+    all of our tables exist.
+
+    A trigger (or view) planted in ``sweep.db`` would run inside jaxtune's own writes,
+    e.g. rewrite stored results: only our tables and SQLite's automatic indexes of their
+    keys are accepted.
+    """
+    objects = conn.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+    foreign = [
+        f"{kind} {name!r}"
+        for kind, name, table in objects
+        if kind != "table"
+        and not (kind == "index" and table in COLUMNS and name.startswith("sqlite_autoindex_"))
+    ]
+    if foreign:
+        raise StoreError(
+            f"store {str(path)!r}: {DB_NAME} is not a jaxtune sweep (it has "
+            f"{', '.join(sorted(foreign))}, which jaxtune never makes): move it away, or "
+            "choose another folder"
+        )
+    names = [name for kind, name, _ in objects if kind == "table"]
     cols = {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({n!r})")) for n in names}
     wrong = [n for n in names if cols[n] != COLUMNS.get(n)]
     if wrong:

@@ -7,6 +7,7 @@ dimension can take must be allowed (:mod:`jaxtune.hyperparams`).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +23,19 @@ from jaxtune.space import (
     Space,
 )
 from jaxtune.train.optax_any import DECAY_HYPERPARAMS
+from jaxtune.train.optimizers import FAMILIES
 
 if TYPE_CHECKING:
     from jaxtune.sweep.task import Task
 
-__all__ = ["bounds", "check_scheduled", "check_space", "check_task_sizes", "default_space"]
+__all__ = [
+    "bounds",
+    "check_scheduled",
+    "check_space",
+    "check_task_objective",
+    "check_task_sizes",
+    "default_space",
+]
 
 
 def bounds(dim: Dimension) -> tuple[float, float]:
@@ -91,6 +100,12 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
             )
         if row.integer and not isinstance(dim, IntUniform | Choice | Fixed):
             raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
+        if row.integer and isinstance(dim, Choice | Fixed):
+            values = list(dim.values) if isinstance(dim, Choice) else [dim.value]
+            bad = [v for v in values if isinstance(v, bool) or float(v) != math.floor(float(v))]
+            if bad:
+                raise ValueError(f"space.{name}: values must be integers, got {bad}")
+    _check_optimizer_names(space, task, spec is None)
     if task.model != "mlp" and ({"hidden", "layers"} & set(space.names)):
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")
 
@@ -161,6 +176,56 @@ def check_scheduled(
             f"scheduler.explore: {scheduler.explore!r} is not a function "  # type: ignore[attr-defined]
             "explore(hparams, key) -> hparams"
         )
+
+
+def _check_optimizer_names(space: Space, task: Task, families_only: bool) -> None:
+    """Refuse an optimizer hyperparameter that no optimizer of the sweep reads.
+
+    ``momentum`` with ``optimizer = "adam"`` would be sampled and stored, and ignored by
+    every trial: the ranking would credit a number that changed nothing.
+    """
+    if not families_only:
+        return  # an optax optimizer or factory: its arguments are checked by name
+    if "optimizer" in space:
+        dim = space["optimizer"]
+        used = [str(v) for v in (dim.labels or [getattr(dim, "value", "")])]
+    else:
+        used = [str(task.optimizer)]
+    if not all(f in FAMILIES for f in used):
+        return
+    read = {n for f in used for n in FAMILIES[f]}
+    every = {n for names in FAMILIES.values() for n in names}
+    for name in space.names:
+        if name in every and name not in read:
+            which = used[0] if len(used) == 1 else used
+            raise ValueError(
+                f"space.{name}: optimizer {which!r} does not read {name!r} (it would be "
+                f"sampled and ignored); it reads {sorted(read)}: leave {name} out or "
+                "choose an optimizer that reads it"
+            )
+
+
+def check_task_objective(task: Task, objective: str) -> None:
+    """Refuse an objective the built-in task does not report, before anything trains.
+
+    Args:
+        task: the task (its data loaded: the metric depends on it).
+        objective: the sweep's objective.
+
+    Raises:
+        ValueError: naming the objective, the closest known name and every known name.
+    """
+    from jaxtune.sweep.outputs import history_names
+
+    metric = "accuracy" if task.maximize else "mse"
+    names = history_names(metric, task.seeds_per_trial > 1)
+    if objective in names:
+        return
+    close = difflib.get_close_matches(objective, names, n=1, cutoff=0.5)
+    advice = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(
+        f"objective {objective!r} is not a metric of the built-in task: {advice}known: {names}"
+    )
 
 
 def _check_finite(name: str, dim: Dimension) -> None:

@@ -130,7 +130,7 @@ class Sweep:
         check_sampler(sampler, batch, scheduler, SAMPLERS)
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-        if not isinstance(store, str | os.PathLike) or not str(store):
+        if not isinstance(store, str | os.PathLike) or not os.fspath(store).strip():
             raise ValueError(f"store must be a folder path, got {store!r}")
         parallel.check_chunk_size(chunk_size)
         if maximize is not None and not isinstance(maximize, bool):

@@ -29,7 +29,13 @@ import jax
 from jaxtune import hyperparams
 from jaxtune.limits import MAX_SEEDS_PER_TRIAL, check_count
 from jaxtune.space import Space
-from jaxtune.sweep.checks import bounds, check_space, check_task_sizes, default_space
+from jaxtune.sweep.checks import (
+    bounds,
+    check_space,
+    check_task_objective,
+    check_task_sizes,
+    default_space,
+)
 from jaxtune.train import Trainer, datasets, make_train, models, optimizers
 from jaxtune.train.importpath import is_import_path, load_object
 from jaxtune.train.make import model_from_import
@@ -305,6 +311,10 @@ class Task:
         check_space(space, self, data.x_train.shape[0])
         check_task_sizes(space, self, data)
         self.__dict__.setdefault("_cache", {})["seed"] = seed
+
+    def check_objective(self, objective: str) -> None:
+        """Refuse an objective this task does not report (:func:`check_task_objective`)."""
+        check_task_objective(self, objective)
 
     def identity(self) -> dict[str, Any]:
         """The task's settings."""
