@@ -117,8 +117,21 @@ class StoreLock:
     too when the process dies, however it dies.
     """
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, created: tuple[bool, bool] = (False, False)) -> None:
         self.path, self._fd = path, fd
+        self._created = created  # (the folder, the lock file) made by this lock
+
+    def discard(self) -> None:
+        """Release the lock and remove what taking it created (the lock file, an empty
+        folder): a store refused as it opened leaves the folder as it was."""
+        made_dir, made_file = self._created
+        if self._fd is not None and made_file:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path / LOCK_NAME)
+        self.release()
+        if made_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path)  # only if empty
 
     @classmethod
     def take(cls, path: Path) -> StoreLock:
@@ -126,12 +139,17 @@ class StoreLock:
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
         refuse_links(path)
+        made_dir, made_file = not path.exists(), False
         try:
             path.mkdir(parents=True, exist_ok=True)
             # Never through a link (O_NOFOLLOW), never a FIFO or device (O_NONBLOCK, then
             # a check), and nothing written before the checks and the lock.
             flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-            fd = os.open(path / LOCK_NAME, flags, 0o644)
+            try:
+                fd = os.open(path / LOCK_NAME, flags | os.O_EXCL, 0o644)
+                made_file = True
+            except FileExistsError:
+                fd = os.open(path / LOCK_NAME, flags, 0o644)
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise _linked(path, LOCK_NAME) from None
@@ -156,7 +174,7 @@ class StoreLock:
             os.write(fd, str(os.getpid()).encode())
         except OSError:
             pass
-        return cls(path, fd)
+        return cls(path, fd, (made_dir, made_file))
 
     @property
     def held(self) -> bool:

@@ -166,6 +166,8 @@ class Store:
             with guard(path):
                 store._conn = connect_write(path)
         except BaseException:
+            if store._own_lock and store._lock is not None:
+                store._lock.discard()  # a refused folder is left as it was
             store.close()
             raise
         return store

@@ -163,6 +163,17 @@ def check_scheduled(
             "scheduler: the space has an 'epochs' dimension; a scheduler decides "
             "how long each trial trains, so leave epochs out of the space"
         )
+    fn = getattr(task, "fn", None)  # a user's function (FunctionTask)
+    if (
+        scheduler is not None
+        and fn is not None
+        and not (hasattr(fn, "init") and hasattr(fn, "run"))
+    ):
+        raise TypeError(
+            "scheduler: a scheduler needs a task whose trainer offers init(hparams, key) "
+            "and run(state, hparams, epochs), like jaxtune.make_train's; a plain "
+            "train(hparams, key) function trains straight through: leave scheduler out"
+        )
     if getattr(scheduler, "kind", None) != "pbt":
         return
     seeds = getattr(task, "seeds_per_trial", 1)

@@ -198,7 +198,10 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
         for name in extra:
             (folder / name).unlink(missing_ok=True)
         # Saved training states (rungs, PBT boundaries) belong to the old sweep too.
-        shutil.rmtree(folder / "rungs", ignore_errors=True)
+        rungs = folder / "rungs"
+        if rungs.is_symlink():  # remove the link itself, never what it points to
+            rungs.unlink()
+        shutil.rmtree(rungs, ignore_errors=True)
     log.info("overwrite: emptied %s", folder)
 
 

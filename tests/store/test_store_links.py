@@ -4,6 +4,7 @@ so whoever can write the folder cannot make jaxtune overwrite another file."""
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import pytest
 
@@ -55,3 +56,16 @@ def test_the_command_refuses_a_symlinked_lock_in_one_line(tmp_path, tiny_npz, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'lock' is a symbolic link" in err[0], err
     assert victim.read_text() == "keep me"
+
+
+def test_a_refused_folder_is_left_as_it_was(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    with sqlite3.connect(folder / "sweep.db") as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER)")  # someone else's database
+    conn.close()
+    before = (folder / "sweep.db").read_bytes()
+    with pytest.raises(StoreError, match="not a jaxtune sweep"):
+        Store.open(folder)
+    assert sorted(os.listdir(folder)) == ["sweep.db"]  # no lock file left behind
+    assert (folder / "sweep.db").read_bytes() == before
