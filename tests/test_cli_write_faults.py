@@ -40,7 +40,7 @@ def test_disk_full_while_writing_a_state_file(tmp_path, tiny_npz, capsys, monkey
     cfg = _config(tmp_path, tiny_npz, head='[scheduler]\nkind = "sh"\nreduction_factor = 3\n')
     argv = ["sweep", cfg, "--out", str(out), "--quiet", "--no-cache"]
     with monkeypatch.context() as m:
-        m.setattr("jaxtune.sweep.rungs.np.savez", _fail)
+        m.setattr("jaxtune.sweep.state_files.np.savez", _fail)
         line = _one_line_2(capsys, argv, "cannot write", "rungs", "No space left on device")
     assert f"jaxtune resume {out}" in line
     assert not [p for p in (out / "rungs").iterdir() if p.suffix != ".npz"]  # no temp file
@@ -106,7 +106,7 @@ def test_plots_are_never_written_through_a_link(tmp_path, tiny_npz, capsys):
 
 @pytest.mark.parametrize(
     ("content", "named"),
-    [(b"", "empty file"), (b"PK\x03\x04garbage", "not a readable .npz"), (None, "x and y")],
+    [(b"", "No data left in file"), (b"PK\x03\x04garbage", "not a readable"), (None, "numeric")],
     ids=["zero bytes", "damaged zip", "damaged member"],
 )
 def test_a_damaged_dataset_file_is_one_line(tmp_path, capsys, content, named):

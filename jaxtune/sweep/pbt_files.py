@@ -6,7 +6,7 @@ their raw data), the hyperparameters of the next interval, the curves so far (th
 the lineage each lane now holds), the lineage rows and the wall time spent. Training
 continues from it exactly (:mod:`jaxtune.sweep.pbt_round`). Like a rung's file, it carries
 the sweep's token: a file of another sweep, or a damaged one, is removed and recomputed
-(:func:`jaxtune.sweep.rungs.read_npz`).
+(:func:`jaxtune.sweep.state_files.read_npz`).
 
 Example:
     >>> import tempfile, pathlib, jax.numpy as jnp, numpy as np
@@ -31,14 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtune.sweep.rungs import (
-    HISTORY_FIELDS,
-    host_array,
-    read_npz,
-    read_npz_damaged,
-    state_dir,
-    write_npz,
-)
+from jaxtune.sweep.rungs import HISTORY_FIELDS, host_array
+from jaxtune.sweep.state_files import read_npz, read_npz_damaged, state_dir, write_npz
 from jaxtune.train import History
 
 __all__ = ["load_boundary", "save_boundary"]
@@ -64,7 +58,7 @@ def save_boundary(
         lineage: ``parent``, ``score`` and ``hp_<name>``: one array per interval.
         parent: the lane each lane copied at this boundary.
         wall: seconds spent so far.
-        token: the sweep's token (see :func:`jaxtune.sweep.rungs.read_npz`).
+        token: the sweep's token (see :func:`jaxtune.sweep.state_files.read_npz`).
     """
     arrays: dict[str, np.ndarray] = {"parent": parent, "wall": np.float64(wall)}
     arrays |= {f"h_{f}": np.asarray(getattr(hist, f)) for f in HISTORY_FIELDS}

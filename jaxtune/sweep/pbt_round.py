@@ -91,7 +91,7 @@ class PBTRound:
             ``val_<metric>``, its last epoch of the interval.
         maximize: whether higher is better.
         token: the sweep's token, bound into every boundary file
-            (:func:`jaxtune.sweep.rungs.read_npz`).
+            (:func:`jaxtune.sweep.state_files.read_npz`).
     """
 
     task: Any

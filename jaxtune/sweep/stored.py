@@ -119,7 +119,7 @@ def token(store: Store) -> str | None:
 
     Every state file the sweep writes (``rungs/*.npz``) carries it, and a file read back
     without it is another sweep's (left in the folder after its ``sweep.db`` was moved
-    away): it is recomputed, never adopted (:func:`jaxtune.sweep.rungs.read_npz`).
+    away): it is recomputed, never adopted (:func:`jaxtune.sweep.state_files.read_npz`).
     """
     value = store.meta().get("token")
     return value if isinstance(value, str) else None

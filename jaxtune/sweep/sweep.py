@@ -247,8 +247,7 @@ class Sweep:
         from jaxtune.results import Results
 
         top_k = check_count("top_k", top_k, MAX_TRIALS)
-        if n_trials is not None:
-            n_trials = check_count("n_trials", n_trials, MAX_TRIALS)
+        n_trials = n_trials if n_trials is None else check_count("n_trials", n_trials, MAX_TRIALS)
         if self._model is not None:
             raise ValueError(
                 f"zoom: sampler={self.sampler!r} refines by itself; raise n_trials instead"

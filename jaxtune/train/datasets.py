@@ -272,35 +272,23 @@ def from_npz(path: str | os.PathLike[str], **kwargs) -> Dataset:
         The dataset, named after the file unless ``name`` is given.
 
     Raises:
-        ValueError: if the file is not an ``.npz`` of numeric arrays or lacks ``x`` or
-            ``y`` (the message names the file and the key).
+        ValueError: if the file is empty, damaged, not an ``.npz`` of numeric arrays, or
+            lacks ``x`` or ``y`` (one line naming the file).
     """
-    where = os.fspath(path)
+    where, arrays, names = os.fspath(path), {}, []
     try:
-        # Our own file object, closed whatever numpy makes of it (numpy leaves its own
-        # open when the file is no zip).
-        f = open(path, "rb")  # noqa: SIM115
-    except OSError as e:
-        raise ValueError(f"{where}: cannot read it ({e.strerror})") from None
-    with f:
-        if os.fstat(f.fileno()).st_size == 0:
-            raise ValueError(f"{where}: an empty file (0 bytes), not an .npz with x and y")
-        try:
-            # allow_pickle stays off: a data file must never run code.
-            data = np.load(f, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{where}: not a readable .npz file of arrays ({e})") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"{where}: a single .npy array, not an .npz with x and y")
-        with data:
-            for key in ("x", "y"):
-                if key not in data:
-                    raise ValueError(f"{where} has no array {key!r} (has {list(data)})")
-            try:
-                x, y = data["x"], data["y"]
-            except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
-                # an object array would need pickle; a damaged member cannot be read
-                raise ValueError(f"{where}: x and y must be numeric arrays ({e})") from None
+        with open(path, "rb") as f:  # ours: numpy leaves its own open when it is no zip
+            data = np.load(f, allow_pickle=False)  # never pickle: data must not run code
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    names = list(data)
+                    arrays = {k: data[k] for k in ("x", "y") if k in data}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # EOFError: empty
+        raise ValueError(f"{where}: not a readable .npz file of numeric arrays ({e})") from None
+    missing = [k for k in ("x", "y") if k not in arrays]  # all: a single .npy array
+    if missing:
+        raise ValueError(f"{where} has no array {missing[0]!r}: it has {names}")
+    x, y = arrays["x"], arrays["y"]
     kwargs.setdefault("name", os.path.splitext(os.path.basename(path))[0])
     return from_arrays(x, y, **kwargs)
 

@@ -16,7 +16,7 @@ import pytest
 from jaxtune.space import IntUniform, LogUniform, OneMinusLogUniform, Space
 from jaxtune.store import StoreError
 from jaxtune.sweep import PBT, SuccessiveHalving, Sweep, Task
-from jaxtune.sweep.rungs import TOKEN_FIELD, read_npz, write_npz
+from jaxtune.sweep.state_files import TOKEN_FIELD, read_npz, write_npz
 
 SPACE = Space(
     learning_rate=LogUniform(0.01, 0.5),
