@@ -52,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--overwrite",
         action="store_true",
-        help="empty the --out store first (its sweep.db, saved states and study) when it "
-        "holds another sweep",
+        help="empty the --out store first (its sweep.db, saved states and study), e.g. when "
+        "it holds another sweep",
     )
     s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
