@@ -4,7 +4,9 @@ Warnings are errors (see ``filterwarnings`` in pyproject.toml). Exceptions are l
 here by name, each with the reason it is harmless.
 """
 
+import contextlib
 import os
+import stat
 import tempfile
 
 # Plots in tests never open a window.
@@ -15,14 +17,29 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # tests build many identical tiny programs in separate processes, and compiling them is
 # most of the suite's time. Entries are keyed by jax version, program and flags, so a
 # later run (another checkout, another jax) can share the folder safely.
-os.environ.setdefault(
-    "JAX_COMPILATION_CACHE_DIR",
-    os.path.join(tempfile.gettempdir(), f"jaxtune-tests-xla-{os.getuid()}"),
-)
+# The folder holds code (compiled programs): it is this user's own, mode 0700, checked
+# for its owner; a folder (or link) someone else made under that name is not used (a
+# fresh private one is, for this run).
+
+
+def _private_cache_dir() -> str:
+    folder = os.path.join(tempfile.gettempdir(), f"jaxtune-tests-xla-{os.getuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():  # planted: a link,
+        return tempfile.mkdtemp(prefix="jaxtune-tests-xla-")  # a file, another user's
+    if stat.S_IMODE(info.st_mode) & 0o077:  # ours, made before this check: private now
+        os.chmod(folder, 0o700)
+    return folder
+
+
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _private_cache_dir()
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
-import jax
-import pytest
+import jax  # noqa: E402 (after the cache folder is set: jax reads it at import)
+import pytest  # noqa: E402
 
 # Implicit rank promotion hides shape bugs in batched code: make it an error.
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jaxtune.cli import lr_find, stores
-from jaxtune.cli.config import UsageError, count, nonempty, read_config, typed
+from jaxtune.cli.config import UsageError, count, nonempty, package_name, read_config, typed
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
     sampler_for_resume,
     sampler_options,
     sampler_times_line,
 )
+from jaxtune.limits import MAX_TRIALS
 
 __all__ = ["main"]
 
@@ -40,13 +42,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("sweep", help="run a sweep (the default: digits, an MLP, 256 trials)")
     s.add_argument("config", nargs="?", help="a TOML config file (see examples/)")
-    s.add_argument("--trials", type=count(1), help="number of trials (default 256)")
+    s.add_argument(
+        "--trials", type=count(1, MAX_TRIALS), help=f"number of trials (default 256, at most "
+        f"{MAX_TRIALS})"
+    )  # fmt: skip
     s.add_argument(
         "--dataset", type=nonempty, help="digits, synthetic or a path to an .npz with x and y"
     )
     s.add_argument("--out", type=nonempty, help="the sweep's folder (default runs/<dataset>)")
     s.add_argument("--seed", type=count(0), help="seed of sampling and training (default 0)")
     add_sampler_arguments(s)
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="empty the --out store first (its sweep.db, saved states and study), e.g. when "
+        "it holds another sweep",
+    )
     s.add_argument(
         "--data-order", choices=("shared", "per_trial"), help="mini-batch order (default shared)"
     )
@@ -68,13 +79,26 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--top", type=count(1), default=10, help="rows of the table")
         if name == "zoom":
             c.add_argument("--top-k", type=count(1), default=10, help="best trials to zoom around")
-            c.add_argument("--trials", type=count(1), help="trials of the new round")
+            c.add_argument(
+                "--trials", type=count(1, MAX_TRIALS), help=f"trials of the new round (at most "
+                f"{MAX_TRIALS})"
+            )  # fmt: skip
         if name == "plot":
             c.add_argument(
                 "--out", type=nonempty, help="folder for the PNGs (default <store>/plots)"
             )
     lr_find.add_parser(sub)
     stores.add_parsers(sub)
+    for c in (s, *[sub.choices[n] for n in ("resume", "zoom", "lr-find")]):
+        c.add_argument(
+            "--allow-import",
+            action="append",
+            default=[],
+            type=package_name,
+            metavar="PACKAGE",
+            help="load import paths (model, dataset, optimizer, explore) of the config or "
+            "store from this package; they run its code (repeatable; default: none)",
+        )
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         c.add_argument("--no-cache", action="store_true", help="no compilation cache on disk")
@@ -124,13 +148,21 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
     space_spec = config.get("space")
     if space_spec is not None and not isinstance(space_spec, dict):
         raise UsageError(f"{where}: 'space' must be a table")
+    if space_spec is not None and not space_spec:
+        raise UsageError(
+            f"{where}: the [space] table is empty; name at least one hyperparameter, or "
+            "leave [space] out for the default space"
+        )
     space = Space.from_dict(space_spec) if space_spec else default_space()
     trials = args.trials if args.trials is not None else typed(config, "trials", int, where)
     seed = args.seed if args.seed is not None else typed(config, "seed", int, where)
     batch_flag = getattr(args, "batch", None)
     sampler, batch = sampler_options(config.get("sampler"), args.sampler, batch_flag, where)
     dataset_name = Path(task.dataset.split(":")[-1]).stem  # a file, or module:function
-    out = args.out or typed(config, "out", str, where) or os.path.join("runs", dataset_name)
+    out = args.out or typed(config, "out", str, where)
+    if out is not None and not out.strip():
+        raise UsageError(f"{where}: 'out' must name a folder, got {out!r}")
+    out = out or os.path.join("runs", dataset_name)
     chunk = config.get("chunk_size", "auto")
     scheduler = config.get("scheduler")
     if args.scheduler:
@@ -152,6 +184,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         scheduler=scheduler,
         backend=_backend(args, config.get("backend")),
         callbacks=_loggers(args),
+        overwrite=getattr(args, "overwrite", False),
     )
     if dropped:  # said once the sweep is accepted: a mistake stays one line
         print(
@@ -215,9 +248,39 @@ def _enable_cache(args: argparse.Namespace) -> None:
     from jaxtune import parallel
 
     default = os.path.join(os.path.expanduser("~"), ".cache", "jaxtune", "xla")
-    parallel.enable_compilation_cache(os.environ.get("JAXTUNE_CACHE_DIR", default))
+    folder = os.environ.get("JAXTUNE_CACHE_DIR", default)
+    problem = _unsafe_folder(folder)
+    if problem is None:
+        parallel.enable_compilation_cache(folder)
+    else:  # compiled programs are code: a folder others can write is not trusted
+        print(
+            f"jaxtune: warning: compilation cache {folder} {problem}; not used (compiled "
+            "programs there would run as code): fix it or set JAXTUNE_CACHE_DIR",
+            file=sys.stderr,
+        )
     # The auto chunk-size decisions too: a second run reuses them without timing again.
     parallel.enable_calibration_cache()
+
+
+def _unsafe_folder(folder: str) -> str | None:
+    """Why ``folder`` (a cache of code) is not safe to use, or None (also when missing)."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"cannot be checked ({e.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        target = os.path.realpath(folder)
+        problem = _unsafe_folder(target) if target != folder else "is a symbolic link loop"
+        return None if problem is None else f"(a link to {target}) {problem}"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_uid != os.getuid():
+        return "belongs to another user"
+    if info.st_mode & 0o002:
+        return f"is writable by every user (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
 
 
 def _setup(args: argparse.Namespace) -> Any:
@@ -245,6 +308,8 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         from jaxtune.results import plots
 
         out = args.out or os.path.join(args.store, "plots")
+        if args.out is None and os.path.islink(out):  # a store's own folder is its own
+            raise UsageError(f"{out}: is a symbolic link; remove it or pass --out")
         if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError(f"--out {out}: exists and is not a folder")
         if not target.ok():
@@ -289,11 +354,23 @@ def _zoomed(rounds: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jaxtune`` command; returns the exit status."""
+    """Entry point of the ``jaxtune`` command; returns the exit status.
+
+    Import paths in a config or a store are loaded only from the packages named by
+    ``--allow-import`` (none by default; ``show`` and ``plot`` load none): see
+    :func:`jaxtune.train.importpath.allowed_imports`.
+    """
+    from jaxtune.train.importpath import allowed_imports
+
+    args = _parser().parse_args(argv)
+    with allowed_imports(getattr(args, "allow_import", None) or ()):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from jaxtune.store import StoreError
     from jaxtune.sweep import SweepMismatchError
 
-    args = _parser().parse_args(argv)
     # A polite kill (SIGTERM) stops like Ctrl-C: finished chunks are committed already.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
@@ -311,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ImportError as e:
         return _missing_extra(e)
+    except OSError as e:  # a state file, the study journal or a plot could not be written
+        print(f"jaxtune: error: {_os_error_line(e, args, target)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         store = getattr(args, "store", None) or getattr(target, "path", "")
         print(
@@ -341,6 +421,18 @@ class _Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: Any) -> None:
     raise _Terminated()
+
+
+def _os_error_line(e: OSError, args: argparse.Namespace, target: Any) -> str:
+    """One line for a failed write: the file, the reason, and what to do next."""
+    what = e.filename or "a file"
+    reason = e.strerror or type(e).__name__
+    store = getattr(target, "path", None) or getattr(args, "store", None)
+    if args.command in ("sweep", "resume", "zoom"):
+        after = f"then run 'jaxtune resume {store}' (finished trials are stored)"
+    else:
+        after = "then run it again"
+    return f"cannot write {what}: {reason}; free space or fix the folder's permissions, {after}"
 
 
 def _one_line(e: BaseException) -> str:

@@ -12,7 +12,16 @@ import tomllib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CONFIG_KEYS", "UsageError", "count", "nonempty", "positive", "read_config", "typed"]
+__all__ = [
+    "CONFIG_KEYS",
+    "UsageError",
+    "count",
+    "nonempty",
+    "package_name",
+    "positive",
+    "read_config",
+    "typed",
+]
 
 CONFIG_KEYS = (
     "trials",
@@ -32,11 +41,13 @@ class UsageError(Exception):
     """A bad argument or config value: exit status 2 with one line."""
 
 
-def count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``.
+def count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``, if given).
 
     Args:
         minimum: the smallest value allowed.
+        maximum: the largest value allowed (a documented limit,
+            :mod:`jaxtune.limits`), or None.
 
     Returns:
         The parser, for ``add_argument(type=...)``.
@@ -44,6 +55,10 @@ def count(minimum: int) -> Callable[[str], int]:
     Example:
         >>> count(1)("3")
         3
+        >>> count(1, 10)("11")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer in [1, 10], got 11
     """
 
     def parse(text: str) -> int:
@@ -51,6 +66,10 @@ def count(minimum: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer in [{minimum}, {maximum}], got {value}"
+            )
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
@@ -73,6 +92,30 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def package_name(text: str) -> str:
+    """An argparse type: a dotted Python package or module name (``--allow-import``).
+
+    Args:
+        text: the argument as given.
+
+    Returns:
+        The name, without surrounding spaces.
+
+    Raises:
+        argparse.ArgumentTypeError: not a dotted name of identifiers.
+
+    Example:
+        >>> package_name("mypkg.nets")
+        'mypkg.nets'
+    """
+    name = text.strip()
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise argparse.ArgumentTypeError(
+            f"expected a package or module name such as mypkg or mypkg.nets, got {text!r}"
+        )
+    return name
 
 
 def positive(text: str) -> float:

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from jaxtune.cli.config import UsageError, count, nonempty, positive, read_config, typed
+from jaxtune.limits import MAX_LR_FIND_STEPS, MAX_SEEDS_PER_TRIAL
 
 __all__ = ["add_parser", "run"]
 
@@ -21,10 +22,16 @@ def add_parser(sub: Any) -> None:
     c = sub.add_parser("lr-find", help="learning-rate range test of a config's task")
     c.add_argument("config", nargs="?", help="a TOML config file; its [task] is used")
     c.add_argument("--out", type=nonempty, help="folder of the PNG (default runs/lr_find)")
-    c.add_argument("--steps", type=count(2), default=100, help="mini-batches (default 100)")
+    c.add_argument(
+        "--steps", type=count(2, MAX_LR_FIND_STEPS), default=100,
+        help=f"mini-batches (default 100, at most {MAX_LR_FIND_STEPS})",
+    )  # fmt: skip
     c.add_argument("--min-lr", type=positive, default=1e-7, help="first rate (default 1e-7)")
     c.add_argument("--max-lr", type=positive, default=10.0, help="last rate (default 10)")
-    c.add_argument("--seeds", type=count(1), default=1, help="lanes, one per init seed")
+    c.add_argument(
+        "--seeds", type=count(1, MAX_SEEDS_PER_TRIAL), default=1,
+        help=f"lanes, one per init seed (at most {MAX_SEEDS_PER_TRIAL})",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,13 @@ __all__ = ["load", "save"]
 
 
 def save(path: Path, token: str, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write a snapshot: a fresh temporary file in the same folder, fsync, rename."""
+    """Write a snapshot: a fresh temporary file in the same folder, fsync, rename.
+
+    A link at ``path`` is replaced, never written through; a linked folder is refused
+    (``OSError``), since the states would land wherever it points.
+    """
+    if path.parent.is_symlink():
+        raise OSError(f"{path.parent} is a symbolic link; remove it (states stay in the store)")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"token": token, "info": info}, default=_plain)
     fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".npz", dir=path.parent)
@@ -42,7 +48,8 @@ def load(path: Path, token: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     if path.is_symlink() or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Our own handle: numpy leaks its file when the archive is damaged.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             head = json.loads(z["_info"].tobytes().decode())
             if head.get("token") != token:
                 return None

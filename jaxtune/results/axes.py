@@ -6,7 +6,9 @@ matplotlib is imported lazily (the ``jaxtune[plots]`` extra), and figures are bu
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,8 +47,31 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
 
 
 def save(fig: Figure, path: PathLike | None, dpi: int = 100) -> None:
-    if path is not None:
-        fig.savefig(path, dpi=dpi)
+    """Write ``fig`` to ``path`` (format from its suffix) atomically, never through a link.
+
+    The picture goes to an unpredictable temporary file in the same folder (``mkstemp``),
+    renamed over ``path``: a symbolic link there is replaced, its target left untouched.
+
+    Raises:
+        OSError: the folder cannot be written (no file is left behind).
+    """
+    if path is None:
+        return
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    fmt = os.path.splitext(name)[1][1:].lower() or None
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # as open() would have made it (mkstemp: 0600)
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, dpi=dpi, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def limits(dim: Any) -> tuple[float, float] | None:

@@ -10,6 +10,7 @@ import fcntl
 import numbers
 import os
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -91,6 +92,24 @@ def not_a_folder(path: Path) -> StoreError:
     return StoreError(f"store {str(path)!r} exists and is not a folder: choose another folder")
 
 
+def _linked(path: Path, name: str) -> StoreError:
+    return StoreError(
+        f"store {str(path)!r}: {name!r} is a symbolic link; a store's files must be its "
+        "own (a link could make jaxtune write elsewhere): remove it, then run again"
+    )
+
+
+def refuse_links(path: Path) -> None:
+    """Refuse a store folder whose database, journal or lock is a symbolic link.
+
+    Raises:
+        StoreError: one line naming the link.
+    """
+    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal", LOCK_NAME):
+        if (path / name).is_symlink():
+            raise _linked(path, name)
+
+
 class StoreLock:
     """The exclusive lock of a store's folder (:meth:`jaxtune.store.Store.lock`).
 
@@ -98,19 +117,50 @@ class StoreLock:
     too when the process dies, however it dies.
     """
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, created: tuple[bool, bool] = (False, False)) -> None:
         self.path, self._fd = path, fd
+        self._created = created  # (the folder, the lock file) made by this lock
+
+    def discard(self) -> None:
+        """Release the lock and remove what taking it created (the lock file, an empty
+        folder): a store refused as it opened leaves the folder as it was."""
+        made_dir, made_file = self._created
+        if self._fd is not None and made_file:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path / LOCK_NAME)
+        self.release()
+        if made_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path)  # only if empty
 
     @classmethod
     def take(cls, path: Path) -> StoreLock:
         """Create the folder if needed and lock it, or refuse at once."""
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
+        refuse_links(path)
+        made_dir, made_file = not path.exists(), False
         try:
             path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            # Never through a link (O_NOFOLLOW), never a FIFO or device (O_NONBLOCK, then
+            # a check), and nothing written before the checks and the lock.
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            try:
+                fd = os.open(path / LOCK_NAME, flags | os.O_EXCL, 0o644)
+                made_file = True
+            except FileExistsError:
+                fd = os.open(path / LOCK_NAME, flags, 0o644)
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise _linked(path, LOCK_NAME) from None
             raise fault(path, e) from e
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise StoreError(
+                f"store {str(path)!r}: {LOCK_NAME!r} is not a plain file of its own (a "
+                "hard link, FIFO or device): remove it, then run again"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -124,7 +174,7 @@ class StoreLock:
             os.write(fd, str(os.getpid()).encode())
         except OSError:
             pass
-        return cls(path, fd)
+        return cls(path, fd, (made_dir, made_file))
 
     @property
     def held(self) -> bool:
@@ -187,8 +237,27 @@ def guard(path: Path) -> Iterator[None]:
 
 
 def check_schema(conn: sqlite3.Connection, path: Path) -> bool:
-    """Refuse a database with foreign tables; return whether all of ours exist."""
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    """Refuse a database with foreign tables, triggers, views or indexes; return whether
+    all of our tables exist.
+
+    A trigger (or view) planted in ``sweep.db`` would run inside jaxtune's own writes,
+    e.g. rewrite stored results: only our tables and SQLite's automatic indexes of their
+    keys are accepted.
+    """
+    objects = conn.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+    foreign = [
+        f"{kind} {name!r}"
+        for kind, name, table in objects
+        if kind != "table"
+        and not (kind == "index" and table in COLUMNS and name.startswith("sqlite_autoindex_"))
+    ]
+    if foreign:
+        raise StoreError(
+            f"store {str(path)!r}: {DB_NAME} is not a jaxtune sweep (it has "
+            f"{', '.join(sorted(foreign))}, which jaxtune never makes): move it away, or "
+            "choose another folder"
+        )
+    names = [name for kind, name, _ in objects if kind == "table"]
     cols = {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({n!r})")) for n in names}
     wrong = [n for n in names if cols[n] != COLUMNS.get(n)]
     if wrong:

@@ -56,6 +56,7 @@ from jaxtune.store.db import (
     copy_db,
     guard,
     not_a_folder,
+    refuse_links,
 )
 
 __all__ = [
@@ -156,6 +157,7 @@ class Store:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
+        refuse_links(path)
         if lock is not None and not (lock.held and lock.path.resolve() == path.resolve()):
             raise ValueError(f"lock: not a held lock of {str(path)!r}")
         store = cls(path, None, lock or cls.lock(path))
@@ -164,6 +166,8 @@ class Store:
             with guard(path):
                 store._conn = connect_write(path)
         except BaseException:
+            if store._own_lock and store._lock is not None:
+                store._lock.discard()  # a refused folder is left as it was
             store.close()
             raise
         return store

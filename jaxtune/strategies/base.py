@@ -24,6 +24,8 @@ import dataclasses
 import math
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from jaxtune.limits import MAX_EPOCHS, MAX_TRIALS, check_count, is_int
+
 __all__ = ["CONTINUE", "PAUSE", "STOP", "EpochBudget", "Report", "Strategy", "better", "check_int"]
 
 #: Train the lane one more step of the runtime.
@@ -83,9 +85,9 @@ def check_int(owner: str, name: str, value: Any, low: int) -> int:
         >>> check_int("asha", "reduction_factor", 3, 2)
         3
     """
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not is_int(value) or value < low:
         raise ValueError(f"{owner}.{name} must be an integer >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 class EpochBudget:
@@ -101,12 +103,12 @@ class EpochBudget:
     lanes: int | None
 
     def __post_init__(self) -> None:
-        check_int("scheduler", "min_epochs", self.min_epochs, 1)
+        check_count("scheduler.min_epochs", self.min_epochs, MAX_EPOCHS)
         check_int("scheduler", "reduction_factor", self.reduction_factor, 2)
         if self.max_epochs is not None:
-            check_int("scheduler", "max_epochs", self.max_epochs, self.min_epochs)
+            check_count("scheduler.max_epochs", self.max_epochs, MAX_EPOCHS, self.min_epochs)
         if self.lanes is not None:
-            check_int("scheduler", "lanes", self.lanes, 1)
+            check_count("scheduler.lanes", self.lanes, MAX_TRIALS)
 
     def with_max_epochs(self, epochs: int) -> Any:
         """This strategy with ``max_epochs`` filled in when it was left out."""

@@ -31,6 +31,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from jaxtune.limits import MAX_TRIALS, check_count
 from jaxtune.strategies.base import CONTINUE, PAUSE, STOP, EpochBudget, Report, check_int
 
 __all__ = ["Hyperband", "Rung", "SuccessiveHalving", "lane_epochs"]
@@ -174,7 +175,7 @@ class SuccessiveHalving(_Halving, EpochBudget):
     def brackets(self, n_trials: int) -> list[list[Rung]]:
         """One bracket of ``n_trials`` lanes."""
         top = self.max_epochs if self.max_epochs is not None else self.min_epochs
-        n = check_int("scheduler", "n_trials", n_trials, 1)
+        n = check_count("n_trials", n_trials, MAX_TRIALS)
         return [_rungs(n, self.min_epochs, top, self.reduction_factor)]
 
 
@@ -197,6 +198,17 @@ class Hyperband(_Halving, EpochBudget):
     lanes: int | None = None
 
     kind = "hyperband"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        planned = self.n_trials(0)
+        if planned > MAX_TRIALS:
+            raise ValueError(
+                f"scheduler: Hyperband(min_epochs={self.min_epochs}, max_epochs="
+                f"{self.max_epochs}, reduction_factor={self.reduction_factor}) plans "
+                f"{planned} trials; at most {MAX_TRIALS}: lower max_epochs or raise "
+                "min_epochs or reduction_factor"
+            )
 
     def for_trials(self, n_trials: int) -> Hyperband:
         """Hyperband plans its own number of trials."""

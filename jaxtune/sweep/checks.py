@@ -7,10 +7,12 @@ dimension can take must be allowed (:mod:`jaxtune.hyperparams`).
 
 from __future__ import annotations
 
+import difflib
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jaxtune import hyperparams
+from jaxtune.limits import MAX_CLASSES
 from jaxtune.space import (
     Choice,
     Dimension,
@@ -21,11 +23,19 @@ from jaxtune.space import (
     Space,
 )
 from jaxtune.train.optax_any import DECAY_HYPERPARAMS
+from jaxtune.train.optimizers import FAMILIES
 
 if TYPE_CHECKING:
     from jaxtune.sweep.task import Task
 
-__all__ = ["bounds", "check_scheduled", "check_space", "default_space"]
+__all__ = [
+    "bounds",
+    "check_scheduled",
+    "check_space",
+    "check_task_objective",
+    "check_task_sizes",
+    "default_space",
+]
 
 
 def bounds(dim: Dimension) -> tuple[float, float]:
@@ -95,16 +105,58 @@ def check_space(space: Space, task: Task, n_train: int | None = None) -> None:
             )
         if row.integer and not isinstance(dim, IntUniform | Choice | Fixed):
             raise ValueError(f"space.{name}: must be an integer dimension (IntUniform, Choice)")
+        if row.integer and isinstance(dim, Choice | Fixed):
+            values = list(dim.values) if isinstance(dim, Choice) else [dim.value]
+            bad = [v for v in values if isinstance(v, bool) or float(v) != math.floor(float(v))]
+            if bad:
+                raise ValueError(f"space.{name}: values must be integers, got {bad}")
+    _check_optimizer_names(space, task, spec is None)
     if task.model != "mlp" and ({"hidden", "layers"} & set(space.names)):
         raise ValueError("space: hidden and layers apply to task.model='mlp' only")
 
 
-def check_scheduled(space: Space, backend: object) -> None:
+def check_task_sizes(space: Space, task: Task, data: Any) -> None:
+    """Sizes the built-in task would allocate, checked against its data and the limits.
+
+    Runs in :meth:`jaxtune.Task.prepare`, before the store is created.
+
+    Args:
+        space: the sweep's space.
+        task: the task.
+        data: its loaded :class:`jaxtune.datasets.Dataset`.
+
+    Raises:
+        ValueError: ``task.batch_size`` larger than the training set, or a dataset
+            with more than :data:`jaxtune.limits.MAX_CLASSES` classes.
+    """
+    n_train = int(data.x_train.shape[0])
+    if "batch_size" not in space and task.batch_size > n_train:
+        raise ValueError(
+            f"task.batch_size must lie in [1, {n_train}] (the training set of "
+            f"task.dataset {task.dataset!r}), got {task.batch_size}"
+        )
+    n_classes = getattr(data, "n_classes", None)
+    if n_classes is not None and n_classes > MAX_CLASSES:
+        raise ValueError(
+            f"task.dataset {task.dataset!r}: its largest label, {n_classes - 1}, makes "
+            f"{n_classes} classes (the output layer's width); at most {MAX_CLASSES}: "
+            "labels must be 0 .. n_classes - 1"
+        )
+
+
+def check_scheduled(
+    space: Space, backend: object, scheduler: object = None, task: object = None
+) -> None:
     """Raises ValueError when a sweep under a scheduler cannot run as configured.
+
+    Runs in ``Sweep(...)``, before the store is created: a refusal leaves no folder.
 
     Args:
         space: the sweep's space: it must not search ``epochs`` (the scheduler decides).
         backend: the sweep's backend, or None for this process (rungs need this process).
+        scheduler: the scheduler; a PBT's ``explore`` import path is loaded now (a
+            missing or non-callable one is refused).
+        task: the sweep's task; PBT needs ``seeds_per_trial == 1`` (one model per lane).
     """
     if backend is not None:
         raise ValueError(
@@ -117,6 +169,81 @@ def check_scheduled(space: Space, backend: object) -> None:
             "how long each trial trains, so leave epochs out of the space "
             "(space.without('epochs'))"
         )
+    fn = getattr(task, "fn", None)  # a user's function (FunctionTask)
+    if (
+        scheduler is not None
+        and fn is not None
+        and not (hasattr(fn, "init") and (hasattr(fn, "run") or hasattr(fn, "epoch")))
+    ):
+        raise TypeError(
+            "scheduler: stops trials between epochs, so the task must offer init(hparams, "
+            "key) -> state and epoch(state, hparams) -> (state, metrics) (README: 'Your "
+            "own training loop'), or be a trainer of jaxtune.make_train; a plain "
+            "train(hparams, key) function trains straight through: leave scheduler out"
+        )
+    if getattr(scheduler, "kind", None) != "pbt":
+        return
+    seeds = getattr(task, "seeds_per_trial", 1)
+    if seeds != 1:
+        raise ValueError(
+            f"PBT: task.seeds_per_trial must be 1 (one model per lane), got {seeds!r}"
+        )
+    explore = scheduler.explore_fn()  # type: ignore[attr-defined]
+    if explore is not None and not callable(explore):
+        raise ValueError(
+            f"scheduler.explore: {scheduler.explore!r} is not a function "  # type: ignore[attr-defined]
+            "explore(hparams, key) -> hparams"
+        )
+
+
+def _check_optimizer_names(space: Space, task: Task, families_only: bool) -> None:
+    """Refuse an optimizer hyperparameter that no optimizer of the sweep reads.
+
+    ``momentum`` with ``optimizer = "adam"`` would be sampled and stored, and ignored by
+    every trial: the ranking would credit a number that changed nothing.
+    """
+    if not families_only:
+        return  # an optax optimizer or factory: its arguments are checked by name
+    if "optimizer" in space:
+        dim = space["optimizer"]
+        used = [str(v) for v in (dim.labels or [getattr(dim, "value", "")])]
+    else:
+        used = [str(task.optimizer)]
+    if not all(f in FAMILIES for f in used):
+        return
+    read = {n for f in used for n in FAMILIES[f]}
+    every = {n for names in FAMILIES.values() for n in names}
+    for name in space.names:
+        if name in every and name not in read:
+            which = used[0] if len(used) == 1 else used
+            raise ValueError(
+                f"space.{name}: optimizer {which!r} does not read {name!r} (it would be "
+                f"sampled and ignored); it reads {sorted(read)}: leave {name} out or "
+                "choose an optimizer that reads it"
+            )
+
+
+def check_task_objective(task: Task, objective: str) -> None:
+    """Refuse an objective the built-in task does not report, before anything trains.
+
+    Args:
+        task: the task (its data loaded: the metric depends on it).
+        objective: the sweep's objective.
+
+    Raises:
+        ValueError: naming the objective, the closest known name and every known name.
+    """
+    from jaxtune.sweep.outputs import history_names
+
+    metric = "accuracy" if task.maximize else "mse"
+    names = history_names(metric, task.seeds_per_trial > 1)
+    if objective in names:
+        return
+    close = difflib.get_close_matches(objective, names, n=1, cutoff=0.5)
+    advice = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(
+        f"objective {objective!r} is not a metric of the built-in task: {advice}known: {names}"
+    )
 
 
 def _check_finite(name: str, dim: Dimension) -> None:

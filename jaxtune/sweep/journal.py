@@ -36,6 +36,11 @@ def _backend_class() -> type:
         def __init__(self, path: str) -> None:
             self.path = path
             self._logs: list[dict[str, Any]] = []
+            if os.path.islink(path):  # whoever can write the folder must not redirect it
+                raise ValueError(
+                    f"{path!r} is a symbolic link; a sweep's study file must be its own: "
+                    "remove it, then run again"
+                )
             if os.path.isfile(path):
                 with open(path, "rb") as f:
                     for line in f:
@@ -49,7 +54,8 @@ def _backend_class() -> type:
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             lines = [json.dumps(log, separators=(",", ":")) for log in logs]
-            with open(self.path, "ab", buffering=0) as f:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(self.path, flags, 0o644), "ab", buffering=0) as f:
                 f.write("".join(line + "\n" for line in lines).encode())  # in the kernel now
             self._logs.extend(map(json.loads, lines))  # copies: as read back from the file
             self._dirty = True

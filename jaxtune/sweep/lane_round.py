@@ -4,16 +4,16 @@
 as lanes free up), the loop of each static group (the built-in trainer or a user's
 ``init``/``epoch``), and the runtime (:mod:`jaxtune.lanes`), and commits each stopped
 trial to the store as a finished one (``epochs_trained``, ``rung`` and ``stopped`` among
-its finals). The runtime's snapshot lives in ``<store>/lanes/r<round>.npz``, bound to the
-store by a token kept in its metadata; the last one stays with the finished round, so a
-round grown later continues with its strategy's and proposer's state.
+its finals). The runtime's snapshot lives in ``<store>/lanes/r<round>.npz``, bound to
+the store by its token (:func:`jaxtune.sweep.stored.token`); the last one stays with the
+finished round, so a round grown later continues with its strategy's and proposer's
+state.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 from jaxtune.lanes import LaneRuntime, TrainerLoop, as_loop, snapshots
 from jaxtune.proposers import OptunaProposer, SampleProposer, ended
 from jaxtune.store import Store, TrialRecord
+from jaxtune.sweep import stored
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
 from jaxtune.train import History
@@ -32,14 +33,6 @@ __all__ = ["run_lanes"]
 
 #: Lanes per static group when the strategy does not say.
 DEFAULT_LANES = 64
-
-
-def _token(store: Store) -> str:
-    token = store.meta().get("lane_token")
-    if token is None:
-        token = secrets.token_hex(16)
-        store.set_meta(lane_token=token)
-    return token
 
 
 def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, top: int) -> None:
@@ -125,7 +118,7 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
             writer.write_records(records)
             done.update(r.trial for r in records)
 
-    token = _token(store)
+    token = stored.token(store) or ""  # the store's own: a foreign snapshot is not used
     lanes = getattr(strategy, "lanes", None) or min(n, DEFAULT_LANES)
     runtime = LaneRuntime(
         strategy=strategy,

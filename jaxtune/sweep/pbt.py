@@ -43,13 +43,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from jaxtune.limits import MAX_EPOCHS, check_count, is_int
+
 __all__ = ["PBT"]
 
 
 def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not is_int(value) or value < low:
         raise ValueError(f"scheduler.{name} must be an integer >= {low}, got {value!r}")
-    return value
+    return check_count(f"scheduler.{name}", value, MAX_EPOCHS, low)  # epochs: bounded
 
 
 def _fraction(name: str, value: Any, high: float) -> float:

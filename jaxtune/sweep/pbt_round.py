@@ -35,6 +35,7 @@ import numpy as np
 
 from jaxtune.space import Fixed
 from jaxtune.store import TrialRecord, clean_float
+from jaxtune.sweep import stored
 from jaxtune.sweep.explore import make_exploit
 from jaxtune.sweep.pbt import PBT
 from jaxtune.sweep.pbt_files import HISTORY_FIELDS, load_boundary, save_boundary
@@ -88,6 +89,8 @@ class PBTRound:
         objective: the metric ranking lanes: ``val_loss``, ``train_loss`` or
             ``val_<metric>``, its last epoch of the interval.
         maximize: whether higher is better.
+        token: the sweep's token, bound into every boundary file
+            (:func:`jaxtune.sweep.state_files.read_npz`).
     """
 
     task: Any
@@ -106,6 +109,7 @@ class PBTRound:
     done: set[int]
     objective: str
     maximize: bool
+    token: str | None = None
     seconds: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.0, "exploit": 0.0, "record": 0.0}
     )
@@ -152,7 +156,7 @@ def run_pbt(
             scheduler=sweep.scheduler.with_max_epochs(max_epochs), folder=sweep.path,
             chunk_size=sweep.chunk_size, store=store, write=writer.write_records,
             done=store.finished_trials(info["round"]), objective=sweep.objective,
-            maximize=sweep.maximize,
+            maximize=sweep.maximize, token=stored.token(store),
         ).run()  # fmt: skip
     finally:
         writer.close()
@@ -367,7 +371,7 @@ class _Population:
 
     def save(self, k: int, *args: Any) -> None:
         """Boundary ``k``: the state after exploit and explore (:func:`save_boundary`)."""
-        save_boundary(self.path(k), *args)
+        save_boundary(self.path(k), *args, token=self.o.token)
 
     def latest(self, n_intervals: int) -> tuple[Any, ...] | None:
         """What the last saved boundary holds, to continue from; None if none is saved."""
@@ -375,5 +379,7 @@ class _Population:
             if self.path(k).is_file():
                 one = {n: np.asarray(self.o.samples[n])[0] for n in self.names}
                 spec = jax.eval_shape(self.trainer.init, one, self.o.keys[0])
-                return (k + 1, *load_boundary(self.path(k), spec, self.names))
+                found = load_boundary(self.path(k), spec, self.names, self.o.token)
+                if found is not None:  # else another sweep's or damaged: removed
+                    return (k + 1, *found)
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import sqlite3
 import time
@@ -27,11 +28,21 @@ from jaxtune.store import DB_NAME, Store, StoreError
 from jaxtune.sweep import fingerprint as fp
 from jaxtune.sweep.sampling import SAMPLING_VERSION
 
-__all__ = ["SweepMismatchError", "check_or_write", "chunk_size", "sequence_of", "wipe"]
+__all__ = [
+    "SweepMismatchError",
+    "check_or_write",
+    "chunk_size",
+    "sequence_of",
+    "token",
+    "wipe",
+]
 
 log = logging.getLogger("jaxtune.sweep")
 
-_WHAT_TO_DO = "use another store (--out / store=...) or Sweep(..., overwrite=True)"
+_WHAT_TO_DO = (
+    "use another store (--out / store=...) or Sweep(..., overwrite=True) "
+    "(jaxtune sweep --overwrite)"
+)
 
 
 class SweepMismatchError(ValueError):
@@ -71,6 +82,8 @@ def check_or_write(store: Store, mine: Mapping[str, Any]) -> None:
             "versions": {"jaxtune": __version__, "jax": jax.__version__},
             "devices": [str(d) for d in jax.devices()],
             "created": time.time(),
+            # Binds every state file to this store (rungs/*.npz): see token().
+            "token": secrets.token_hex(16),
         }
         first = {k: mine[k] for k in ("space", "n_trials", "sampler", "seed")}
         # Metadata and round 0 in one transaction: no store is ever half started.
@@ -96,7 +109,20 @@ def check_or_write(store: Store, mine: Mapping[str, Any]) -> None:
                 else ""
             )
             raise SweepMismatchError(f"{where}: {changed}{versions}; {_WHAT_TO_DO}")
+    if not isinstance(meta.get("token"), str):  # a store that predates tokens
+        store.set_meta(token=secrets.token_hex(16))
     _grow(store, meta, mine, where)
+
+
+def token(store: Store) -> str | None:
+    """The sweep's token: a random string made with its store, kept in its metadata.
+
+    Every state file the sweep writes (``rungs/*.npz``) carries it, and a file read back
+    without it is another sweep's (left in the folder after its ``sweep.db`` was moved
+    away): it is recomputed, never adopted (:func:`jaxtune.sweep.state_files.read_npz`).
+    """
+    value = store.meta().get("token")
+    return value if isinstance(value, str) else None
 
 
 def _grow(store: Store, meta: Mapping[str, Any], mine: Mapping[str, Any], where: str) -> None:
@@ -173,7 +199,10 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
             (folder / name).unlink(missing_ok=True)
         # Saved training states (rungs, PBT boundaries, lanes) belong to the old sweep too.
         for states in ("rungs", "lanes"):
-            shutil.rmtree(folder / states, ignore_errors=True)
+            path = folder / states
+            if path.is_symlink():  # remove the link itself, never what it points to
+                path.unlink()
+            shutil.rmtree(path, ignore_errors=True)
     log.info("overwrite: emptied %s", folder)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxtune import parallel
 from jaxtune.backends import GroupJob, as_backend
+from jaxtune.limits import MAX_TRIALS, check_count
 from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.strategies import is_lane_strategy
@@ -127,8 +128,7 @@ class Sweep:
         callbacks: list[Callable[[Any], Any]] | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
-        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-            raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+        n_trials = check_count("n_trials", n_trials, MAX_TRIALS)  # a NumPy integer too
         self.scheduler = scheduler_from_dict(scheduler)
         check_sampler(sampler, batch, self.scheduler, SAMPLERS)
         lanes = is_lane_strategy(self.scheduler)
@@ -138,7 +138,7 @@ class Sweep:
         self.snapshot_seconds = 5.0
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-        if not isinstance(store, str | os.PathLike) or not str(store):
+        if not isinstance(store, str | os.PathLike) or not os.fspath(store).strip():
             raise ValueError(f"store must be a folder path, got {store!r}")
         parallel.check_chunk_size(chunk_size)
         if maximize is not None and not isinstance(maximize, bool):
@@ -173,7 +173,7 @@ class Sweep:
             raise ValueError("backend: a model-based sampler's rounds run in this process "
                              "only for now; leave out sampler or backend")  # fmt: skip
         if self.scheduler is not None:
-            check_scheduled(self.space, self.backend)
+            check_scheduled(self.space, self.backend, self.scheduler, self.task)
             n_trials = getattr(self.scheduler, "n_trials", lambda n: n)(n_trials)
         self.fingerprint = fingerprint.fingerprint(self.task)
         self.n_trials = n_trials
@@ -255,8 +255,8 @@ class Sweep:
         """
         from jaxtune.results import Results
 
-        if not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        top_k = check_count("top_k", top_k, MAX_TRIALS)
+        n_trials = n_trials if n_trials is None else check_count("n_trials", n_trials, MAX_TRIALS)
         if self._model is not None:
             raise ValueError(
                 f"zoom: sampler={self.sampler!r} refines by itself; raise n_trials instead"

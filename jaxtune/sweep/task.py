@@ -27,8 +27,15 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 
 from jaxtune import hyperparams
+from jaxtune.limits import MAX_SEEDS_PER_TRIAL, check_count
 from jaxtune.space import Space
-from jaxtune.sweep.checks import bounds, check_space, default_space
+from jaxtune.sweep.checks import (
+    bounds,
+    check_space,
+    check_task_objective,
+    check_task_sizes,
+    default_space,
+)
 from jaxtune.train import Trainer, datasets, make_train, models, optimizers
 from jaxtune.train.importpath import is_import_path, load_object
 from jaxtune.train.make import model_from_import
@@ -132,6 +139,7 @@ class Task:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"task.{name} must be an integer >= {low}, got {value!r}")
+        check_count("task.seeds_per_trial", self.seeds_per_trial, MAX_SEEDS_PER_TRIAL)
         if self.data_order not in ("shared", "per_trial"):
             raise ValueError(
                 f"task.data_order must be 'shared' or 'per_trial', got {self.data_order!r}"
@@ -245,7 +253,15 @@ class Task:
             return datasets.digits(self.val_fraction, self.data_seed, flatten=self.model == "mlp")
         if self.dataset == "synthetic":
             return datasets.synthetic(val_fraction=self.val_fraction, seed=self.data_seed)
-        return datasets.from_npz(self.dataset, val_fraction=self.val_fraction, seed=self.data_seed)
+        try:
+            return datasets.from_npz(
+                self.dataset, val_fraction=self.val_fraction, seed=self.data_seed
+            )
+        except ValueError as e:  # name the argument the file came from
+            text = str(e)
+            raise ValueError(
+                text if self.dataset in text else f"task.dataset {self.dataset!r}: {text}"
+            ) from None
 
     def _user_data(self) -> datasets.Dataset:
         fn = load_object(self.dataset, where="task.dataset")
@@ -293,7 +309,12 @@ class Task:
                 f"task.dataset {self.dataset!r} has inputs of shape {data.x_train.shape[1:]}"
             )
         check_space(space, self, data.x_train.shape[0])
+        check_task_sizes(space, self, data)
         self.__dict__.setdefault("_cache", {})["seed"] = seed
+
+    def check_objective(self, objective: str) -> None:
+        """Refuse an objective this task does not report (:func:`check_task_objective`)."""
+        check_task_objective(self, objective)
 
     def identity(self) -> dict[str, Any]:
         """The task's settings."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import zipfile
 from typing import Literal
 
 import jax
@@ -35,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxtune.limits import MAX_CLASSES
 from jaxtune.train.batching import batch_indices, epoch_batches
 from jaxtune.train.splits import check_val_fraction, train_val_split
 
@@ -225,8 +227,14 @@ def from_arrays(
     if task == "classification":
         if y.ndim != 1 or not np.isfinite(y).all() or (y != np.round(y)).any() or (y < 0).any():
             raise ValueError("y must be 1-D non-negative integer labels for classification")
+        top = int(y.max())
+        if top >= MAX_CLASSES:  # before int32 (a huge label would wrap) and any one-hot
+            raise ValueError(
+                f"y: its largest label, {top}, makes {top + 1} classes (the output layer's "
+                f"width); at most {MAX_CLASSES}: labels must be 0 .. n_classes - 1"
+            )
         y = y.astype(np.int32)
-        n_classes = int(y.max()) + 1
+        n_classes = top + 1
     else:
         y = y.astype(np.float32).reshape(len(y), -1)
         if not np.isfinite(y).all():
@@ -264,24 +272,23 @@ def from_npz(path: str | os.PathLike[str], **kwargs) -> Dataset:
         The dataset, named after the file unless ``name`` is given.
 
     Raises:
-        ValueError: if the file is not an ``.npz`` of numeric arrays or lacks ``x`` or
-            ``y`` (the message names the file and the key).
+        ValueError: if the file is empty, damaged, not an ``.npz`` of numeric arrays, or
+            lacks ``x`` or ``y`` (one line naming the file).
     """
+    where, arrays, names = os.fspath(path), {}, []
     try:
-        # allow_pickle stays off: a data file must never run code.
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{os.fspath(path)}: not a readable .npz file of arrays ({e})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{os.fspath(path)}: a single .npy array, not an .npz with x and y")
-    with data:
-        for key in ("x", "y"):
-            if key not in data:
-                raise ValueError(f"{os.fspath(path)} has no array {key!r} (has {list(data)})")
-        try:
-            x, y = data["x"], data["y"]
-        except ValueError as e:  # an object array would need pickle
-            raise ValueError(f"{os.fspath(path)}: x and y must be numeric arrays ({e})") from None
+        with open(path, "rb") as f:  # ours: numpy leaves its own open when it is no zip
+            data = np.load(f, allow_pickle=False)  # never pickle: data must not run code
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    names = list(data)
+                    arrays = {k: data[k] for k in ("x", "y") if k in data}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # EOFError: empty
+        raise ValueError(f"{where}: not a readable .npz file of numeric arrays ({e})") from None
+    missing = [k for k in ("x", "y") if k not in arrays]  # all: a single .npy array
+    if missing:
+        raise ValueError(f"{where} has no array {missing[0]!r}: it has {names}")
+    x, y = arrays["x"], arrays["y"]
     kwargs.setdefault("name", os.path.splitext(os.path.basename(path))[0])
     return from_arrays(x, y, **kwargs)
 

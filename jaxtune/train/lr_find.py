@@ -48,6 +48,7 @@ import optax
 from optax import tree_utils as otu
 
 from jaxtune import hyperparams
+from jaxtune.limits import MAX_LR_FIND_STEPS, check_count
 from jaxtune.schedules import constant_schedule, set_hyperparams
 from jaxtune.space import Choice, Fixed, LogUniform, Space
 from jaxtune.train import optimizers
@@ -350,6 +351,7 @@ def lr_find(
             raise ValueError(f"lr_find: bad {name} {value!r}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
         raise ValueError(f"lr_find: num_steps must be an integer >= 2, got {num_steps!r}")
+    check_count("lr_find: num_steps", num_steps, MAX_LR_FIND_STEPS, 2)
     lanes = dict(lanes or {})
     seeds = lanes.pop("seeds", None)
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):

@@ -16,6 +16,7 @@ from typing import Any
 import flax.linen as nn
 from flax import nnx
 
+from jaxtune.limits import MAX_SEEDS_PER_TRIAL, check_count
 from jaxtune.train import optimizers
 from jaxtune.train.datasets import Dataset
 from jaxtune.train.importpath import load_object
@@ -226,8 +227,7 @@ def make_train(
         raise ValueError(f"batch_size must be an integer in [1, {n_train}], got {batch_size!r}")
     if not isinstance(max_epochs, int) or max_epochs < 1:
         raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
-    if not isinstance(seeds_per_trial, int) or seeds_per_trial < 1:
-        raise ValueError(f"seeds_per_trial must be an integer >= 1, got {seeds_per_trial!r}")
+    seeds_per_trial = check_count("seeds_per_trial", seeds_per_trial, MAX_SEEDS_PER_TRIAL)
     decay_systems = tuple(decay_systems)
     unknown = sorted(set(decay_systems) - set(optimizers.DECAY_SYSTEMS))
     if unknown or not decay_systems:

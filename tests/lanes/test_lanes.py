@@ -187,11 +187,11 @@ def test_a_users_own_loop_under_asha_equals_its_straight_run(tmp_path):
 
 def test_a_plain_function_under_asha_is_refused_in_one_line(tmp_path):
     space = jaxtune.Space(x=jaxtune.Uniform(0.0, 1.0))
-    sweep = jaxtune.Sweep(
-        space, lambda hp, key: {"val_loss": hp["x"]}, 4, scheduler="asha", store=str(tmp_path)
-    )
-    with pytest.raises(TypeError, match=r"init\(hparams, key\) -> state and epoch"):
-        sweep.run()
+    with pytest.raises(TypeError, match=r"init\(hparams, key\) -> state and epoch\(state"):
+        jaxtune.Sweep(
+            space, lambda hp, key: {"val_loss": hp["x"]}, 4, scheduler="asha", store=str(tmp_path)
+        )
+    assert not any(tmp_path.iterdir())  # refused before anything is written
 
 
 TWO_GROUPS = jaxtune.Space(

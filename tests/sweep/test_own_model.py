@@ -69,9 +69,8 @@ def _config(tmp_path, task: str, rest: str = "", head: str = "") -> str:
 
 
 def _sweep(capsys, cfg: str, out) -> jaxtune.Results:
-    assert main(["sweep", cfg, "--out", str(out), "--quiet", "--no-cache"]) == 0, (
-        capsys.readouterr().err
-    )
+    argv = ["sweep", cfg, "--out", str(out), "--quiet", "--no-cache", "--allow-import", MODULE]
+    assert main(argv) == 0, capsys.readouterr().err
     return jaxtune.load(out)
 
 
@@ -145,7 +144,8 @@ BAD = [
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, what, task, rest, named, also) -> None:
     head = "model = 3\n" if what == "model not a table" else ""
     cfg = _config(tmp_path, task, rest, head=head)
-    assert main(["sweep", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    trust = ["--allow-import", MODULE, "--allow-import", "jt_no_such_module"]
+    assert main(["sweep", cfg, "--out", str(tmp_path / "o"), "--quiet", *trust]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and named in err[0] and also in err[0], err
     assert not (tmp_path / "o").exists()

@@ -113,10 +113,10 @@ def test_epochs_in_the_space_and_a_plain_function_are_refused(tmp_path, tiny_npz
     def train(hp, key):
         return {"val_loss": hp["learning_rate"]}
 
-    sweep = Sweep(Space(learning_rate=LogUniform(0.1, 1.0)), train, 4,
-                  store=str(tmp_path / "b"), scheduler="sh", quiet=True)  # fmt: skip
-    with pytest.raises(TypeError, match="init"):
-        sweep.run()
+    with pytest.raises(TypeError, match="init"):  # in Sweep(...): before any file
+        Sweep(Space(learning_rate=LogUniform(0.1, 1.0)), train, 4,
+              store=str(tmp_path / "b"), scheduler="sh", quiet=True)  # fmt: skip
+    assert not (tmp_path / "b").exists()
 
 
 def test_summary_budget_and_the_rung_plot(halved, tmp_path):
