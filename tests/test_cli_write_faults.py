@@ -40,10 +40,10 @@ def test_disk_full_while_writing_a_state_file(tmp_path, tiny_npz, capsys, monkey
     cfg = _config(tmp_path, tiny_npz, head='[scheduler]\nkind = "sh"\nreduction_factor = 3\n')
     argv = ["sweep", cfg, "--out", str(out), "--quiet", "--no-cache"]
     with monkeypatch.context() as m:
-        m.setattr("jaxtune.sweep.state_files.np.savez", _fail)
-        line = _one_line_2(capsys, argv, "cannot write", "rungs", "No space left on device")
+        m.setattr("jaxtune.lanes.snapshots.np.savez", _fail)
+        line = _one_line_2(capsys, argv, "cannot write", "lanes", "No space left on device")
     assert f"jaxtune resume {out}" in line
-    assert not [p for p in (out / "rungs").iterdir() if p.suffix != ".npz"]  # no temp file
+    assert not [p for p in (out / "lanes").iterdir() if p.suffix != ".npz"]  # no temp file
     assert main(["resume", str(out), "--quiet", "--no-cache"]) == 0
     with Store.read(out) as store:
         assert store.count() == 4

@@ -120,7 +120,7 @@ def test_python_api_bounds(tmp_path, tiny_npz):
 
 
 def test_a_hyperband_plan_beyond_the_cap_is_refused(monkeypatch):
-    monkeypatch.setattr("jaxtune.sweep.schedulers.MAX_TRIALS", 100)
+    monkeypatch.setattr("jaxtune.strategies.halving.MAX_TRIALS", 100)
     with pytest.raises(ValueError, match=r"plans 143 trials; at most 100: lower max_epochs"):
         Hyperband(max_epochs=81)
     assert Hyperband(max_epochs=27).n_trials(0) <= 100

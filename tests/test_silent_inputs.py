@@ -109,7 +109,7 @@ def test_a_planted_sqlite_object_is_refused(stored, sql, capsys):
 
 def test_a_world_writable_cache_folder_is_not_used(tmp_path, monkeypatch, capsys):
     from jaxtune import parallel
-    from jaxtune.cli import command
+    from jaxtune.cli import cache
 
     used = []
     monkeypatch.setattr(parallel, "enable_compilation_cache", used.append)
@@ -118,11 +118,11 @@ def test_a_world_writable_cache_folder_is_not_used(tmp_path, monkeypatch, capsys
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("JAXTUNE_CACHE_DIR", str(shared))
-    command._enable_cache(argparse.Namespace(no_cache=False))
+    cache.enable_cache(argparse.Namespace(no_cache=False))
     err = capsys.readouterr().err.strip().splitlines()
     assert used == [] and len(err) == 1 and "writable by every user" in err[0], err
     shared.chmod(0o700)
-    command._enable_cache(argparse.Namespace(no_cache=False))
+    cache.enable_cache(argparse.Namespace(no_cache=False))
     assert used == [str(shared)] and capsys.readouterr().err == ""
 
 

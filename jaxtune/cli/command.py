@@ -6,7 +6,6 @@ import argparse
 import os
 import signal
 import sqlite3
-import stat
 import sys
 import threading
 import time
@@ -15,7 +14,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jaxtune.cli import lr_find, stores
+from jaxtune.cli.cache import enable_cache
 from jaxtune.cli.config import UsageError, count, nonempty, package_name, read_config, typed
+from jaxtune.cli.failures import missing_extra, one_line, os_error_line
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
     sampler_for_resume,
@@ -242,47 +243,6 @@ def _sweep_from_store(path: str, quiet: bool, args: argparse.Namespace | None = 
     )
 
 
-def _enable_cache(args: argparse.Namespace) -> None:
-    if getattr(args, "no_cache", True):
-        return
-    from jaxtune import parallel
-
-    default = os.path.join(os.path.expanduser("~"), ".cache", "jaxtune", "xla")
-    folder = os.environ.get("JAXTUNE_CACHE_DIR", default)
-    problem = _unsafe_folder(folder)
-    if problem is None:
-        parallel.enable_compilation_cache(folder)
-    else:  # compiled programs are code: a folder others can write is not trusted
-        print(
-            f"jaxtune: warning: compilation cache {folder} {problem}; not used (compiled "
-            "programs there would run as code): fix it or set JAXTUNE_CACHE_DIR",
-            file=sys.stderr,
-        )
-    # The auto chunk-size decisions too: a second run reuses them without timing again.
-    parallel.enable_calibration_cache()
-
-
-def _unsafe_folder(folder: str) -> str | None:
-    """Why ``folder`` (a cache of code) is not safe to use, or None (also when missing)."""
-    try:
-        info = os.lstat(folder)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        return f"cannot be checked ({e.strerror})"
-    if stat.S_ISLNK(info.st_mode):
-        target = os.path.realpath(folder)
-        problem = _unsafe_folder(target) if target != folder else "is a symbolic link loop"
-        return None if problem is None else f"(a link to {target}) {problem}"
-    if not stat.S_ISDIR(info.st_mode):
-        return "is not a folder"
-    if info.st_uid != os.getuid():
-        return "belongs to another user"
-    if info.st_mode & 0o002:
-        return f"is writable by every user (mode {stat.S_IMODE(info.st_mode):o})"
-    return None
-
-
 def _setup(args: argparse.Namespace) -> Any:
     """Everything that reads user input: a mistake here is a usage error (status 2)."""
     from jaxtune import results as results_mod
@@ -317,7 +277,7 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         for path in plots.sweep_report(target, out):
             print(path)
         return 0
-    _enable_cache(args)
+    enable_cache(args)
     started = time.perf_counter()
     res = target.zoom(args.top_k, args.trials) if args.command == "zoom" else target.run()
     if args.command == "zoom":
@@ -377,19 +337,19 @@ def _main(args: argparse.Namespace) -> int:
     try:
         target = _setup(args)
     except (UsageError, ValueError, TypeError, FileNotFoundError, sqlite3.DatabaseError) as e:
-        print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+        print(f"jaxtune: error: {one_line(e)}", file=sys.stderr)
         return 2
     except ImportError as e:
-        return _missing_extra(e)
+        return missing_extra(e)
     try:
         return _run(args, target)
     except (StoreError, SweepMismatchError, UsageError, ValueError) as e:
-        print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
+        print(f"jaxtune: error: {one_line(e)}", file=sys.stderr)
         return 2
     except ImportError as e:
-        return _missing_extra(e)
+        return missing_extra(e)
     except OSError as e:  # a state file, the study journal or a plot could not be written
-        print(f"jaxtune: error: {_os_error_line(e, args, target)}", file=sys.stderr)
+        print(f"jaxtune: error: {os_error_line(e, args, target)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         store = getattr(args, "store", None) or getattr(target, "path", "")
@@ -404,40 +364,12 @@ def _main(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _missing_extra(e: ImportError) -> int:
-    """A missing optional package that jaxtune names with its extra: one line, status 1.
-
-    Any other ImportError (a bug, a user's module) keeps its traceback.
-    """
-    if "pip install" not in str(e):
-        raise e
-    print(f"jaxtune: error: {_one_line(e)}", file=sys.stderr)
-    return 1
-
-
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the sweep is, so it unwinds as Ctrl-C does."""
 
 
 def _terminate(signum: int, frame: Any) -> None:
     raise _Terminated()
-
-
-def _os_error_line(e: OSError, args: argparse.Namespace, target: Any) -> str:
-    """One line for a failed write: the file, the reason, and what to do next."""
-    what = e.filename or "a file"
-    reason = e.strerror or type(e).__name__
-    store = getattr(target, "path", None) or getattr(args, "store", None)
-    if args.command in ("sweep", "resume", "zoom"):
-        after = f"then run 'jaxtune resume {store}' (finished trials are stored)"
-    else:
-        after = "then run it again"
-    return f"cannot write {what}: {reason}; free space or fix the folder's permissions, {after}"
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,9 @@ def save(path: Path, token: str, info: dict[str, Any], arrays: dict[str, np.ndar
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # name the snapshot: the command's one line says which file
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

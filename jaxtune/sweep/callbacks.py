@@ -37,12 +37,13 @@ def check_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...
         TypeError: naming ``callbacks`` and the first item that is not callable.
 
     Example:
-        >>> check_callbacks([print])
-        (<built-in function print>,)
-        >>> check_callbacks(print)
+        >>> def log(record): ...
+        >>> check_callbacks([log]) == (log,)
+        True
+        >>> check_callbacks(log)
         Traceback (most recent call last):
         ...
-        TypeError: callbacks must be a list of callables callback(record), got <built-in ...>
+        TypeError: callbacks must be a list of callables callback(record), got <function log ...>
     """
     if callbacks is None:
         return ()

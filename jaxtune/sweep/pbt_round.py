@@ -186,7 +186,8 @@ class _Population:
             raise TypeError(
                 "PBT copies a lane's state with new hyperparameters: the task's trainer "
                 "must offer with_hyperparams(state, hparams) writing them into the state, "
-                "as jaxtune.make_train's does"
+                "as jaxtune.make_train's does (one that reads them from hparams at every "
+                "run says so with: def with_hyperparams(self, state, hparams): return state)"
             )
         self.trainer = trainer
         self.metric = getattr(trainer, "metric_name", "metric")
