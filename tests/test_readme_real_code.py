@@ -31,7 +31,7 @@ BLOCKS = section_blocks(SECTION)
 
 
 def test_the_section_has_one_example_per_kind_and_the_table():
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 5
     readme = (ROOT / "README.md").read_text()
     assert "| kind of code | glue it needs | strategies it gets |" in readme
     assert "def make_train(config)" in BLOCKS[0] and "static=True" in BLOCKS[0]
@@ -39,11 +39,13 @@ def test_the_section_has_one_example_per_kind_and_the_table():
     assert "width=Choice([16, 32], static=True)" in BLOCKS[2]
 
 
-KINDS = ["purejaxrl", "nnx", "width", "trainstate"]
+KINDS = ["purejaxrl", "nnx", "width", "trainstate", "equinox"]
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)), ids=KINDS)
 def test_a_real_training_code_block_runs_as_written(index, tmp_path, monkeypatch, capsys):
+    if KINDS[index] == "equinox":
+        pytest.importorskip("equinox")
     monkeypatch.chdir(tmp_path)
     # A module of its own, as a script is (dataclasses, flax linen modules look it up).
     module = types.ModuleType(f"readme_block_{index}")
@@ -62,4 +64,7 @@ def test_a_real_training_code_block_runs_as_written(index, tmp_path, monkeypatch
     if index == 2:
         assert printed.strip() == "['width=16', 'width=32']"
     if index == 3:  # the loss went down in every trial (the loop really trained)
+        assert all(t.curves["val_loss"][-1] < t.curves["val_loss"][0] for t in results.trials)
+    if index == 4:  # one group per static width, each width an int, and Adam trained
+        assert {t.group for t in results.trials} == {"width=8", "width=16"}
         assert all(t.curves["val_loss"][-1] < t.curves["val_loss"][0] for t in results.trials)
