@@ -10,6 +10,7 @@ turn all of it into arrays and JSON values and back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -33,6 +34,7 @@ class Paused(NamedTuple):
     epoch: int
     hparams: dict[str, Any]
     curves: dict[str, list[float]]
+    seconds: float  # its share of the lanes' training time so far
     hp: dict[str, Any]  # the encoded values its lane received
     key: np.ndarray  # its raw key data
     leaves: list[np.ndarray]  # its state's leaves (keys as raw key data)
@@ -84,6 +86,7 @@ class Pool:
         self.epoch = np.zeros(lanes, np.int64)
         self.hparams: list[dict[str, Any] | None] = [None] * lanes
         self.curves: list[dict[str, list[float]]] = [{} for _ in range(lanes)]
+        self.seconds = np.zeros(lanes)  # each lane's share of the advance calls' time
         self.hp = {n: np.zeros(lanes, dtypes[n]) for n in self.names}
         self.keys = np.zeros((lanes, *key_row.shape), key_row.dtype)
         self.states = template(self.loop, self.hp, self._keys())
@@ -108,6 +111,7 @@ class Pool:
         for lane, proposal, encoded, key_row in placed:
             self.trial[lane], self.epoch[lane] = proposal.number, 0
             self.hparams[lane], self.curves[lane] = proposal.hparams, {}
+            self.seconds[lane] = 0.0
             for n in self.names:
                 self.hp[n][lane] = encoded[n]
             self.keys[lane] = key_row
@@ -119,6 +123,7 @@ class Pool:
             for lane, p in resumed:
                 self.trial[lane], self.epoch[lane] = p.number, p.epoch
                 self.hparams[lane], self.curves[lane] = p.hparams, p.curves
+                self.seconds[lane] = p.seconds
                 for n in self.names:
                     self.hp[n][lane] = p.hp[n]
                 self.keys[lane] = p.key
@@ -142,6 +147,7 @@ class Pool:
                 epoch=int(self.epoch[i]),
                 hparams=self.hparams[i],
                 curves=self.curves[i],
+                seconds=float(self.seconds[i]),
                 hp={n: self.hp[n][i] for n in self.names},
                 key=self.keys[i].copy(),
                 leaves=[leaf[i] for leaf in host],
@@ -150,10 +156,14 @@ class Pool:
         ]
 
     def advance(self) -> None:
+        started = time.perf_counter()
         self.states, metrics = self.programs.advance(self.states, self.hp)
         metrics = {k: np.asarray(v) for k, v in metrics.items()}  # the boundary's host read
-        for lane in self.busy():
+        busy = self.busy()
+        share = (time.perf_counter() - started) / max(len(busy), 1)
+        for lane in busy:
             self.epoch[lane] += 1
+            self.seconds[lane] += share
             for k, v in metrics.items():
                 self.curves[lane].setdefault(k, []).append(float(v[lane]))
 
@@ -171,6 +181,7 @@ class Pool:
             "epoch": self.epoch.tolist(),
             "hparams": self.hparams,
             "curves": self.curves,
+            "seconds": self.seconds.tolist(),
             "leaves": len(leaves),
         }
         return info, arrays
@@ -179,6 +190,7 @@ class Pool:
         self.trial = np.asarray(info["trial"], np.int64)
         self.epoch = np.asarray(info["epoch"], np.int64)
         self.hparams, self.curves = list(info["hparams"]), [dict(c) for c in info["curves"]]
+        self.seconds = np.asarray(info["seconds"], np.float64)
         self.hp = {n: np.array(arrays[f"hp_{n}"]) for n in self.names}
         self.keys = np.array(arrays["keys"])
         shapes, treedef = jax.tree_util.tree_flatten(self.states)

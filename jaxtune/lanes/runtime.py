@@ -46,6 +46,7 @@ class Finished(NamedTuple):
     group: Group
     curves: dict[str, list[float]]  # each metric per epoch trained
     stopped: bool  # stopped by the strategy before its last epoch
+    seconds: float  # its share of the lanes' training time (wall clock)
 
 
 class LaneRuntime:
@@ -148,7 +149,9 @@ class LaneRuntime:
             return
         self.state, resume, stop = schedule(self.state, sorted(self.paused))
         finished = [self.paused.pop(n) for n in sorted(stop)]
-        self._finish([Finished(p.number, p.hparams, p.group, p.curves, True) for p in finished])
+        self._finish(
+            [Finished(p.number, p.hparams, p.group, p.curves, True, p.seconds) for p in finished]
+        )
         self.resuming += [n for n in resume if n in self.paused and n not in self.resuming]
 
     def _refill(self) -> None:
@@ -205,7 +208,7 @@ class LaneRuntime:
             self._saved = now
         self._finish(  # (2) and (3)
             [
-                Finished(int(p.trial[i]), p.hparams[i], p.group, p.curves[i], early)
+                Finished(int(p.trial[i]), p.hparams[i], p.group, p.curves[i], early, p.seconds[i])
                 for p, i, early in stops
             ]
         )
@@ -242,7 +245,7 @@ class LaneRuntime:
         arrays: dict[str, np.ndarray] = {}
         for p in self.paused.values():
             info["paused"].append(
-                [p.number, [list(g) for g in p.group], p.epoch, p.hparams, p.curves]
+                [p.number, [list(g) for g in p.group], p.epoch, p.hparams, p.curves, p.seconds]
             )
             arrays |= {f"z{p.number}_hp_{n}": np.asarray(v) for n, v in p.hp.items()}
             arrays[f"z{p.number}_key"] = p.key
@@ -260,7 +263,7 @@ class LaneRuntime:
         self.resuming = [int(n) for n in info["resuming"]]
         self.committed = {int(n) for n in info["committed"]}
         self.paused = {}
-        for number, group, epoch, hparams, curves in info["paused"]:
+        for number, group, epoch, hparams, curves, seconds in info["paused"]:
             group = tuple(tuple(pair) for pair in group)
             names = self.traced_names(group)
             leaves, j = [], 0
@@ -273,6 +276,7 @@ class LaneRuntime:
                 epoch=int(epoch),
                 hparams=dict(hparams),
                 curves=dict(curves),
+                seconds=float(seconds),
                 hp={n: np.asarray(arrays[f"z{number}_hp_{n}"]) for n in names},
                 key=np.asarray(arrays[f"z{number}_key"]),
                 leaves=leaves,

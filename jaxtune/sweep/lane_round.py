@@ -150,7 +150,12 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
 def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
     """The stored record of a stopped trial: finals, curves so far, where it stopped."""
     epochs = len(next(iter(f.curves.values())))
-    common = {"ids": [first + f.number], "hparams": [f.hparams], "round_": round_, "wall": 0.0}
+    common = {
+        "ids": [first + f.number],
+        "hparams": [f.hparams],
+        "round_": round_,
+        "wall": float(f.seconds),
+    }
     group = ",".join(f"{k}={v}" for k, v in f.group)
     if isinstance(loop, TrainerLoop):
         # Padded to the strategy's top, as a trial stopped early inside a longer program.

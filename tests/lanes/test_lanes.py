@@ -44,6 +44,7 @@ def test_every_trial_once_and_stopped_at_rungs(reference):
     for t in reference.values():
         assert len(t.curves["val_loss"]) == t.final["epochs_trained"]
         assert t.final["stopped"] == (1.0 if t.final["epochs_trained"] < 9 else 0.0)
+        assert t.wall_time > 0  # its share of the lanes' training time
 
 
 def test_a_trial_in_a_refilled_lane_equals_the_same_trial_trained_straight(
