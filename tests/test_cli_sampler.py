@@ -50,7 +50,6 @@ CASES = [
     ("table kind", [], '[sampler]\nkind = "bayes"\n', "'sampler.kind' must be one of"),
     ("table batch", [], '[sampler]\nkind = "tpe"\nbatch = 0\n', "'sampler.batch' must be"),
     ("table key", [], '[sampler]\nkind = "tpe"\nsize = 3\n', "unknown key 'sampler.size'"),
-    ("with pbt", ["--sampler", "tpe", "--scheduler", "pbt"], None, "waits for a later"),
 ]
 
 

@@ -36,7 +36,7 @@ def files(tmp_path_factory, tiny_npz):
         "pbt_two_seeds": f'[task]\ndataset = "{tiny_npz}"\nseeds_per_trial = 2\n'
         '[scheduler]\nkind = "pbt"\n',
         "pbt_bad_explore": f'[task]\ndataset = "{tiny_npz}"\n'
-        '[scheduler]\nkind = "pbt"\nexplore = "jaxtune.sweep.pbt:nothing_here"\n',
+        '[scheduler]\nkind = "pbt"\nexplore = "jaxtune.strategies.pbt:nothing_here"\n',
     }
     for stem, body in configs.items():
         head, sep, rest = body.partition("[task]")

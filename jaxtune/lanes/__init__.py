@@ -7,7 +7,15 @@ after every epoch, refills lanes from a proposer (:mod:`jaxtune.proposers`) and 
 snapshots that a resumed sweep continues from exactly.
 """
 
-from jaxtune.lanes.loop import Loop, LoopTrain, TrainerLoop, as_loop, is_loop
+from jaxtune.lanes.loop import (
+    Loop,
+    LoopTrain,
+    TrainerLoop,
+    as_loop,
+    hyperparams_setter,
+    is_loop,
+    metric_name,
+)
 from jaxtune.lanes.programs import compiles
 from jaxtune.lanes.runtime import Finished, LaneRuntime
 
@@ -19,5 +27,7 @@ __all__ = [
     "TrainerLoop",
     "as_loop",
     "compiles",
+    "hyperparams_setter",
     "is_loop",
+    "metric_name",
 ]

@@ -23,7 +23,15 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Loop", "LoopTrain", "TrainerLoop", "as_loop", "is_loop"]
+__all__ = [
+    "Loop",
+    "LoopTrain",
+    "TrainerLoop",
+    "as_loop",
+    "hyperparams_setter",
+    "is_loop",
+    "metric_name",
+]
 
 
 @runtime_checkable
@@ -35,6 +43,16 @@ class Loop(Protocol):
 
     def epoch(self, state: Any, hparams: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         """One more epoch: the new state and that epoch's scalar metrics."""
+
+
+def metric_name(trainer: Any) -> str:
+    """The name a trainer gives its validation metric (``val_<name>``); "metric" if none.
+
+    Example:
+        >>> metric_name(object())
+        'metric'
+    """
+    return getattr(trainer, "metric_name", "metric")
 
 
 def is_loop(obj: Any) -> bool:
@@ -78,9 +96,24 @@ class TrainerLoop:
         return state, {
             "train_loss": h.train_loss[0],
             "val_loss": h.val_loss[0],
-            f"val_{self.trainer.metric_name}": h.val_metric[0],
+            f"val_{metric_name(self.trainer)}": h.val_metric[0],
             "learning_rate": h.learning_rate[0],
         }
+
+
+def hyperparams_setter(loop: Any) -> Any:
+    """The loop's ``with_hyperparams(state, hparams) -> state``, or None.
+
+    A copied lane (PBT) goes through it, so a loop that keeps optimizer numbers in its
+    state trains with the new ones; for the built-in trainer it is the trainer's.
+
+    Example:
+        >>> hyperparams_setter(object()) is None
+        True
+    """
+    owner = loop.trainer if isinstance(loop, TrainerLoop) else loop
+    setter = getattr(owner, "with_hyperparams", None)
+    return setter if callable(setter) else None
 
 
 def as_loop(obj: Any, max_epochs: int, *, why: str = "scheduler") -> Any:

@@ -3,9 +3,10 @@
 A :class:`Pool` holds ``lanes`` lanes of one loop: the batched training state on the
 device, and on the host which trial each lane trains, its epoch count, curves,
 hyperparameters (as the loop receives them) and raw PRNG key. ``fill`` puts new trials
-and resumed ones in place, ``advance`` trains every lane one epoch and reads the metrics
-once, ``pause`` takes trials off with their exact states, and ``snapshot``/``restore``
-turn all of it into arrays and JSON values and back.
+and resumed ones in place and carries out the copies ``copy`` recorded, ``advance``
+trains every lane one epoch and reads the metrics once, ``pause`` takes trials off with
+their exact states, and ``snapshot``/``restore`` turn all of it into arrays and JSON
+values and back.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class Pool:
         self.seconds = np.zeros(lanes)  # each lane's share of the advance calls' time
         self.hp = {n: np.zeros(lanes, dtypes[n]) for n in self.names}
         self.keys = np.zeros((lanes, *key_row.shape), key_row.dtype)
+        self.source = np.arange(lanes, dtype=np.int32)  # the lane each copying lane takes
+        self.copying = np.zeros(lanes, bool)  # copies recorded, not yet on the device
         self.states = template(self.loop, self.hp, self._keys())
         self.nothing = template(self.loop, self.hp, self._keys())  # fill's empty `incoming`
 
@@ -134,8 +137,32 @@ class Pool:
                 treedef, [_like(leaf, row) for leaf, row in zip(leaves, rows, strict=True)]
             )
         self.states = self.programs.fill(
-            self.states, self.hp, self._keys(), jnp.asarray(fresh), incoming, jnp.asarray(put)
+            self.states,
+            self.hp,
+            self._keys(),
+            jnp.asarray(fresh),
+            incoming,
+            jnp.asarray(put),
+            jnp.asarray(self.source),
+            jnp.asarray(self.copying),
         )
+        self.source = np.arange(self.lanes, dtype=np.int32)
+        self.copying = np.zeros(self.lanes, bool)
+
+    def copy(self, moves: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> None:
+        """Lanes take other lanes' records now and their states at the next ``fill``.
+
+        Args:
+            moves: ``(lane, source lane, hparams, encoded)``: the lane's trial goes on from
+                the source's epoch and curves, with these hyperparameters.
+        """
+        before = [(int(self.epoch[s]), self.curves[s]) for _, s, _, _ in moves]
+        for (lane, s, hparams, encoded), (epoch, curves) in zip(moves, before, strict=True):
+            self.epoch[lane], self.hparams[lane] = epoch, hparams
+            self.curves[lane] = {k: list(v) for k, v in curves.items()}
+            for n in self.names:
+                self.hp[n][lane] = encoded[n]
+            self.source[lane], self.copying[lane] = s, True
 
     def pause(self, lanes: list[int]) -> list[Paused]:
         """Take the trials of ``lanes`` off the lanes, with their exact states."""

@@ -1,8 +1,11 @@
 """The two compiled programs of a batch of lanes, cached by loop and shapes.
 
-``fill(states, hparams, keys, fresh_mask, incoming, put_mask)`` re-initializes the lanes
-where ``fresh_mask`` is true (new trials, in place: no recompile), puts ``incoming``
-states where ``put_mask`` is (paused trials resumed) and leaves the others as they are;
+``fill(states, hparams, keys, fresh_mask, incoming, put_mask, source, copy_mask)`` first
+gives every lane where ``copy_mask`` is true the state of lane ``source`` (a gather over
+the lanes, its new hyperparameters written in with the loop's ``with_hyperparams`` when it
+has one), then re-initializes the lanes where ``fresh_mask`` is true (new trials, in
+place: no recompile), puts ``incoming`` states where ``put_mask`` is (paused trials
+resumed) and leaves the others as they are;
 ``advance(states, hparams)`` trains every lane one epoch and returns its metrics. They are
 built once per (loop identity, number of lanes) and kept for the process, so every rung,
 bracket and refill, and a second sweep of the same task, reuse them. :func:`compiles`
@@ -20,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from optax import tree_utils as otu
 
+from jaxtune.lanes.loop import hyperparams_setter
+
 __all__ = ["Programs", "compiles", "programs", "template"]
 
 _CACHE: dict[Hashable, Programs] = {}
@@ -29,7 +34,7 @@ _TRACES: collections.Counter[str] = collections.Counter()
 class Programs(NamedTuple):
     """The jitted programs of one batch of lanes."""
 
-    fill: Any  # (states, hparams, keys, fresh_mask, incoming, put_mask) -> states
+    fill: Any  # (states, hparams, keys, fresh, incoming, put, source, copy) -> states
     advance: Any  # (states, hparams) -> (states, metrics of shape (lanes,))
 
 
@@ -51,9 +56,14 @@ def programs(loop: Any, identity: Hashable, lanes: int) -> Programs:
     """
     key = (identity, lanes)
     if key not in _CACHE:
+        set_hyperparams = hyperparams_setter(loop)
 
-        def fill(states, hparams, keys, fresh_mask, incoming, put_mask):
+        def fill(states, hparams, keys, fresh_mask, incoming, put_mask, source, copy_mask):
             _TRACES["fill"] += 1  # runs once per trace, never per call
+            copied = jax.tree.map(lambda x: x[source], states)
+            if set_hyperparams is not None:
+                copied = jax.vmap(set_hyperparams)(copied, hparams)
+            states = jax.vmap(otu.tree_where)(copy_mask, copied, states)
             fresh = jax.vmap(loop.init)(hparams, keys)
             states = jax.vmap(otu.tree_where)(fresh_mask, fresh, states)
             return jax.vmap(otu.tree_where)(put_mask, incoming, states)

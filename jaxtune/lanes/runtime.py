@@ -10,6 +10,9 @@ an early stop trains a new trial while its neighbours go on.
 A strategy may also PAUSE a lane: its trial's state goes to the host and its lane is
 refilled; the strategy's ``schedule`` later puts it back on a lane (exactly where it
 was) or stops it. Successive halving and Hyperband promote a full rung's best that way.
+Or it answers ``Copy(source)``: the lane goes on with another lane's state, curves and
+hyperparameters (moved by ``explore`` when asked), gathered on device at the next
+``fill``; population-based training exploits that way.
 
 The order of events at a boundary, stated once: (1) the snapshot of the runtime after
 training (lane states, curves, the strategy's and the proposer's states) is saved
@@ -33,7 +36,7 @@ import numpy as np
 
 from jaxtune.lanes.pool import Group, Paused, Pool
 from jaxtune.proposers.base import Proposal
-from jaxtune.strategies.base import PAUSE, STOP, Report
+from jaxtune.strategies.base import PAUSE, STOP, Copy, Report
 
 __all__ = ["Finished", "LaneRuntime", "Paused"]
 
@@ -68,6 +71,9 @@ class LaneRuntime:
         commit: called with the :class:`Finished` trials of each boundary, in trial order.
         save: ``save(info, arrays)`` keeps a snapshot (atomically), or None.
         every: seconds between snapshots (0: at every boundary that stops a trial).
+        explore: ``explore(group, hparams, encoded, number, epoch) -> (hparams,
+            encoded)``: a copied lane's new hyperparameters (``Copy(explore=True)``);
+            None: copies keep their source's.
 
     Example: see :func:`jaxtune.sweep.lane_round.run_lanes`, which builds one per round.
     """
@@ -90,6 +96,7 @@ class LaneRuntime:
         commit: Callable[[list[Finished]], None],
         save: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None,
         every: float = 0.0,
+        explore: Callable[..., tuple[dict[str, Any], dict[str, Any]]] | None = None,
     ) -> None:
         self.strategy, self.proposer, self.lanes = strategy, proposer, lanes
         self.loop_for, self.group_of, self.encode = loop_for, group_of, encode
@@ -97,6 +104,7 @@ class LaneRuntime:
         self.key_rows, self.key_impl = key_rows, key_impl
         self.objective, self.maximize = objective, maximize
         self.commit, self.save, self.every = commit, save, every
+        self.explore = explore
         self.pools: dict[Group, Pool] = {}
         self.queue: list[Proposal] = []
         self.paused: dict[int, Paused] = {}
@@ -166,46 +174,62 @@ class LaneRuntime:
             else:
                 waiting_resume.append(number)
         self.resuming = waiting_resume
-        free = sum(len(p.free()) for p in self.pools.values()) if self.pools else self.lanes
-        free -= sum(len(t) for t in resumed.values()) + len(self.resuming)
-        want = min(free - len(self.queue), self.proposer.remaining())
-        if want > 0:
-            self.queue += self.proposer.ask(want)
         placed: dict[Group, list[Any]] = {g: [] for g in resumed}
-        waiting = []
-        for proposal in self.queue:
-            group = self.group_of(proposal.hparams)
-            taken = placed.setdefault(group, [])
-            lanes = self._pool(group).free()[len(resumed.get(group, [])) :]
-            if len(taken) >= len(lanes):
-                waiting.append(proposal)
-                continue
-            encoded = self.encode(proposal.hparams)
-            taken.append((lanes[len(taken)], proposal, encoded, self.key_rows[proposal.number]))
-        self.queue = waiting
-        for group, taken in placed.items():
-            if taken or resumed.get(group):
-                self.pools[group].fill(taken, resumed.get(group, []))
+        while True:  # again while proposals open new groups: their lanes are free too
+            known = len(self.pools)
+            free = sum(len(p.free()) for p in self.pools.values()) if self.pools else self.lanes
+            free -= sum(len(t) for t in [*resumed.values(), *placed.values()])
+            want = min(free - len(self.resuming) - len(self.queue), self.proposer.remaining())
+            if want > 0:
+                self.queue += self.proposer.ask(want)
+            waiting = []
+            for proposal in self.queue:
+                group = self.group_of(proposal.hparams)
+                taken = placed.setdefault(group, [])
+                lanes = self._pool(group).free()[len(resumed.get(group, [])) :]
+                if len(taken) >= len(lanes):
+                    waiting.append(proposal)
+                    continue
+                key_row = self.key_rows[proposal.number]
+                taken.append((lanes[len(taken)], proposal, self.encode(proposal.hparams), key_row))
+            self.queue = waiting
+            if len(self.pools) == known or want <= 0:
+                break
+        for group, pool in self.pools.items():
+            if placed.get(group) or resumed.get(group) or pool.copying.any():
+                pool.fill(placed.get(group, []), resumed.get(group, []))
 
     def _decide(self) -> None:
+        index = {pool: g for g, pool in enumerate(self.pools.values())}
         lanes = [(p, i) for p in self.pools.values() for i in p.busy()]
         lanes.sort(key=lambda pair: int(pair[0].trial[pair[1]]))
         reports = [
-            Report(int(p.trial[i]), int(p.epoch[i]), p.curves[i][self.objective][-1])
+            Report(
+                int(p.trial[i]),
+                int(p.epoch[i]),
+                p.curves[i][self.objective][-1],
+                index[p],
+                p.hparams[i],
+            )
             for p, i in lanes
         ]
         state, decisions = self.strategy.decide(self.state, reports)
         top = self.strategy.max_epochs
-        stops, pauses = [], []
+        stops, pauses, copies = [], [], []
         for (p, i), r, d in zip(lanes, reports, decisions, strict=True):
-            if d == STOP or r.epoch >= top or math.isnan(r.value):
+            if isinstance(d, Copy) and r.epoch < top:
+                copies.append((p, i, d))
+            elif d == STOP or r.epoch >= top or math.isnan(r.value):
                 stops.append((p, i, r.epoch < top))
             elif d == PAUSE:
                 pauses.append((p, i))
         now = time.monotonic()
-        if self.save is not None and (stops or pauses) and now - self._saved >= self.every:
+        due = stops or pauses or copies
+        if self.save is not None and due and now - self._saved >= self.every:
             self.save(*self._snapshot())  # (1) before anything depends on it
             self._saved = now
+        self.state = state
+        self._copy({int(p.trial[i]): (p, i) for p, i in lanes}, copies)
         self._finish(  # (2) and (3)
             [
                 Finished(int(p.trial[i]), p.hparams[i], p.group, p.curves[i], early, p.seconds[i])
@@ -218,7 +242,23 @@ class LaneRuntime:
                 self.paused[paused.number] = paused
         for p, i in [(p, i) for p, i, _ in stops] + pauses:  # (4)
             p.trial[i] = -1
-        self.state = state
+
+    def _copy(self, where: dict[int, tuple[Pool, int]], copies: list) -> None:
+        """Each ``Copy``: the lane takes its source's record now, its state at ``fill``."""
+        moves: dict[Pool, list] = {}
+        for p, i, d in copies:
+            number, (q, s) = int(p.trial[i]), where.get(d.source, (None, -1))
+            if q is not p:
+                raise RuntimeError(
+                    f"strategy {type(self.strategy).__name__}: trial {number} copies trial "
+                    f"{d.source}, which is not training in its static group"
+                )
+            hparams, encoded = p.hparams[s], {n: p.hp[n][s] for n in p.names}
+            if d.explore and self.explore is not None:
+                hparams, encoded = self.explore(p.group, hparams, encoded, number, int(p.epoch[i]))
+            moves.setdefault(p, []).append((i, s, hparams, encoded))
+        for pool, mine in moves.items():
+            pool.copy(mine)
 
     def _finish(self, finished: list[Finished]) -> None:
         """Commit stopped trials, then tell the proposer how each ended."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jaxtune.results.axes import PathLike, new_axes, save
-from jaxtune.sweep.pbt_round import LINEAGE_KEY
+from jaxtune.sweep.lane_round import LINEAGE_KEY
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,4 +1,4 @@
-"""Search strategies (layer 5): per lane, after each boundary, continue or stop.
+"""Search strategies (layer 5): per lane, after each boundary, continue, stop, pause, copy.
 
 A strategy is one file on one small interface (:mod:`jaxtune.strategies.base`):
 ``init(maximize) -> state`` and ``decide(state, reports) -> (state, decisions)``. The lane
@@ -8,11 +8,26 @@ files and the command line.
 """
 
 from jaxtune.strategies.asha import ASHA
-from jaxtune.strategies.base import CONTINUE, PAUSE, STOP, Report, Strategy, better, check_int
+from jaxtune.strategies.base import (
+    CONTINUE,
+    PAUSE,
+    STOP,
+    Copy,
+    Report,
+    Strategy,
+    better,
+    check_int,
+)
 from jaxtune.strategies.halving import Hyperband, Rung, SuccessiveHalving, lane_epochs
+from jaxtune.strategies.pbt import PBT
 
 #: Strategies by the name a config's ``[scheduler] kind`` or ``--scheduler`` uses.
-STRATEGIES = {"successive_halving": SuccessiveHalving, "hyperband": Hyperband, "asha": ASHA}
+STRATEGIES = {
+    "successive_halving": SuccessiveHalving,
+    "hyperband": Hyperband,
+    "asha": ASHA,
+    "pbt": PBT,
+}
 
 
 def is_lane_strategy(obj: object) -> bool:
@@ -29,8 +44,10 @@ __all__ = [
     "ASHA",
     "CONTINUE",
     "PAUSE",
+    "PBT",
     "STOP",
     "STRATEGIES",
+    "Copy",
     "Hyperband",
     "Report",
     "Rung",

@@ -3,7 +3,8 @@
 A strategy is two pure functions on a JSON-able state, in the manner of optax's
 ``init``/``update``: :meth:`Strategy.init` makes the state, :meth:`Strategy.decide` takes
 the state and the reports of one boundary and returns the new state and one
-:data:`CONTINUE`, :data:`STOP` or :data:`PAUSE` per report. A strategy that pauses also
+:data:`CONTINUE`, :data:`STOP`, :data:`PAUSE` or :class:`Copy` per report. A strategy that
+pauses also
 has ``schedule(state, paused) -> (state, resume, stop)``: asked before lanes are
 refilled, it names the paused trials to put back on lanes and those to commit as
 stopped (successive halving promotes a full rung's best this way).
@@ -15,7 +16,8 @@ with each snapshot and restored on resume as it is.
 
 Reports of one boundary come sorted by trial id, so a strategy's decisions depend only on
 what it was told, never on timing: a resumed sweep decides exactly as the uninterrupted
-one did.
+one did. A diverged trial (NaN value) is stopped by the runtime unless its strategy
+answers :class:`Copy` for it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,17 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from jaxtune.limits import MAX_EPOCHS, MAX_TRIALS, check_count, is_int
 
-__all__ = ["CONTINUE", "PAUSE", "STOP", "EpochBudget", "Report", "Strategy", "better", "check_int"]
+__all__ = [
+    "CONTINUE",
+    "PAUSE",
+    "STOP",
+    "Copy",
+    "EpochBudget",
+    "Report",
+    "Strategy",
+    "better",
+    "check_int",
+]
 
 #: Train the lane one more step of the runtime.
 CONTINUE = "continue"
@@ -37,12 +49,26 @@ STOP = "stop"
 PAUSE = "pause"
 
 
+class Copy(NamedTuple):
+    """The lane goes on from another lane's state (PBT's exploit), its trial unchanged.
+
+    The lane takes ``source``'s training state, epoch count, curves and hyperparameters;
+    with ``explore`` the runtime then moves those hyperparameters (the strategy's
+    ``explorer``). ``source`` must be a busy trial of the same static group.
+    """
+
+    source: int  # the trial whose state the lane takes
+    explore: bool = True  # perturb the copied hyperparameters
+
+
 class Report(NamedTuple):
     """One busy lane's result at a boundary."""
 
     trial: int  # the trial's number in its round (its id is the round's first + number)
     epoch: int  # epochs the trial has trained so far (1-based count)
     value: float  # the objective after that epoch; NaN when the trial diverged
+    group: int = 0  # its static group (lanes of different groups never copy each other)
+    hparams: dict[str, Any] | None = None  # what it trained with in that epoch
 
 
 @runtime_checkable
@@ -61,7 +87,7 @@ class Strategy(Protocol):
     def decide(
         self, state: dict[str, Any], reports: list[Report]
     ) -> tuple[dict[str, Any], list[str]]:
-        """The new state and ``CONTINUE`` or ``STOP`` for each report, in order."""
+        """The new state and a decision (``CONTINUE``, ``STOP``...) per report, in order."""
 
 
 def better(a: float, b: float, maximize: bool) -> bool:

@@ -9,8 +9,8 @@ turns a chunk's outputs into the rows the store keeps; ``progress`` writes them 
 a progress bar that tells a hang from slow work. ``model_rounds`` runs a model-based
 sampler (Optuna's TPE, CMA-ES, GP) in rounds of batched proposals, through
 ``optuna_rounds`` and the study's file in the sweep's folder (``journal``).
-``schedulers``, ``rungs`` (successive halving, Hyperband) and ``pbt``, ``pbt_round``,
-``pbt_files``, ``explore`` (population-based training) decide between rounds of training.
+``schedulers`` names the lane strategies (:mod:`jaxtune.strategies`) and ``lane_round``
+runs a round of one on the lane runtime (:mod:`jaxtune.lanes`).
 """
 
 from jaxtune.sweep import task

@@ -1,7 +1,7 @@
 """Callbacks of a sweep: user code told of every trial as it is committed to the store.
 
 ``Sweep(..., callbacks=[fn, ...])`` calls each ``fn(record)`` once per trial, right after
-the trial's chunk (or rung, or PBT population) is committed to the store, with the
+the trial's chunk (or, under a lane strategy, its boundary) is committed to the store, with the
 trial's :class:`jaxtune.store.TrialRecord` as stored (hyperparameters, final metrics,
 per-epoch curves, status). It is Optuna's ``callbacks=[fn]`` of ``study.optimize`` with
 the record in place of ``(study, frozen_trial)``; read the sweep so far with

@@ -7,7 +7,9 @@ trial to the store as a finished one (``epochs_trained``, ``rung`` and ``stopped
 its finals). The runtime's snapshot lives in ``<store>/lanes/r<round>.npz``, bound to
 the store by its token (:func:`jaxtune.sweep.stored.token`); the last one stays with the
 finished round, so a round grown later continues with its strategy's and proposer's
-state.
+state. A strategy that copies lanes (PBT) gets an explore step per static group (its
+traced, searchable dimensions; masked sizes and fixed values are copied, never moved)
+and its lineage goes to the store's metadata (``pbt_lineage``) before each commit.
 """
 
 from __future__ import annotations
@@ -21,18 +23,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtune.lanes import LaneRuntime, TrainerLoop, as_loop, snapshots
+from jaxtune.lanes import (
+    LaneRuntime,
+    TrainerLoop,
+    as_loop,
+    hyperparams_setter,
+    metric_name,
+    snapshots,
+)
 from jaxtune.proposers import OptunaProposer, SampleProposer, ended
+from jaxtune.space import Fixed
 from jaxtune.store import Store, TrialRecord
 from jaxtune.sweep import stored
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.records import records_from_outputs
 from jaxtune.train import History
 
-__all__ = ["run_lanes"]
+__all__ = ["LINEAGE_KEY", "run_lanes"]
 
 #: Lanes per static group when the strategy does not say.
 DEFAULT_LANES = 64
+#: Where a copying strategy's lineage goes in the store's metadata (by round).
+LINEAGE_KEY = "pbt_lineage"
 
 
 def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, top: int) -> None:
@@ -55,6 +67,8 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         strategy = strategy.with_max_epochs(top)
     if callable(getattr(strategy, "for_trials", None)):
         strategy = strategy.for_trials(n)  # successive halving plans the round's trials
+    if callable(getattr(strategy, "seeded", None)):
+        strategy = strategy.seeded(sweep.seed * 7_919 + round_)  # PBT's donors
     if sweep.model_sampler is not None:  # earlier rounds' trials are its history
         history = [
             ended(
@@ -86,6 +100,7 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         default=str,
     )
     loops: dict[Any, Any] = {}
+    copies = callable(getattr(strategy, "explorer", None))
 
     def loop_for(group):
         if group not in loops:
@@ -93,10 +108,40 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
             loops[group] = as_loop(
                 trainer, strategy.max_epochs, why=f"scheduler {strategy.kind!r}"
             )
+            if copies and hyperparams_setter(loops[group]) is None:
+                # Without it a copied state keeps training with its old optimizer
+                # numbers while the lineage reports the new ones.
+                raise TypeError(
+                    "PBT copies a lane's state with new hyperparameters: the task must "
+                    "offer with_hyperparams(state, hparams) writing them into the state, "
+                    "as jaxtune.make_train's does (one that reads them from hparams at "
+                    "every epoch says so with: def with_hyperparams(self, state, hparams): "
+                    "return state)"
+                )
         return loops[group], identity
 
     def traced(group):
         return tuple(k for k in space.names if k not in dict(group))
+
+    explore_base = jax.random.fold_in(jax.random.key(sweep.seed), 7_919 * (round_ + 1))
+    steps: dict[Any, Any] = {}
+
+    def explore(group, hparams, encoded, number, epoch):
+        if group not in steps:
+            loop = loops[group]
+            frozen = {*getattr(getattr(loop, "trainer", loop), "arch_keys", ()), "epochs"}
+            steps[group] = strategy.explorer(
+                {
+                    k: space[k]
+                    for k in traced(group)
+                    if k not in frozen and not isinstance(space[k], Fixed)
+                }
+            )
+        key = jax.random.fold_in(jax.random.fold_in(explore_base, number), epoch)
+        new = {k: np.asarray(v) for k, v in steps[group](encoded, key).items()}
+        full = {k: np.asarray(v) for k, v in space.encode([hparams]).items()}
+        (decoded,) = space.decode(full | {k: v[None] for k, v in new.items()})
+        return decoded, new
 
     def encode(hparams):
         return {k: np.asarray(v)[0] for k, v in space.encode([hparams]).items()}
@@ -109,6 +154,14 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         rung_of = lambda number, epochs: max(0, sum(1 for r in rungs if r <= epochs) - 1)  # noqa: E731
 
     def commit(finished):
+        rows = runtime.state.get("lineage") if isinstance(runtime.state, dict) else None
+        if rows is not None:  # before the trials: a trial committed has its lineage
+            every = dict(store.meta().get(LINEAGE_KEY, {}))
+            every[str(round_)] = sorted(
+                [r | {"trial": first + r["trial"], "parent": first + r["parent"]} for r in rows],
+                key=lambda r: (r["interval"], r["trial"]),
+            )
+            store.set_meta(**{LINEAGE_KEY: every})
         records = []
         for f in finished:
             if first + f.number in done:
@@ -120,6 +173,10 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
 
     token = stored.token(store) or ""  # the store's own: a foreign snapshot is not used
     lanes = getattr(strategy, "lanes", None) or min(n, DEFAULT_LANES)
+    if callable(getattr(strategy, "lanes_for", None)):  # every member of a group at once
+        groups = [sweep.task.group_of(space, hp) for hp in space.decode(samples)]
+        sizes = [n] if sweep.model_sampler is not None else [groups.count(g) for g in groups]
+        lanes = strategy.lanes_for(sizes)
     runtime = LaneRuntime(
         strategy=strategy,
         proposer=proposer,
@@ -136,6 +193,7 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         commit=commit,
         save=lambda info_, arrays: snapshots.save(path, token, info_, arrays),
         every=sweep.snapshot_seconds,
+        explore=explore if copies else None,
     )
     store.set_meta(lanes=lanes)
     try:
@@ -159,7 +217,7 @@ def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
     group = ",".join(f"{k}={v}" for k, v in f.group)
     if isinstance(loop, TrainerLoop):
         # Padded to the strategy's top, as a trial stopped early inside a longer program.
-        metric, pad = loop.trainer.metric_name, strategy.max_epochs - epochs
+        metric, pad = metric_name(loop.trainer), strategy.max_epochs - epochs
         curve = {
             k: np.pad(np.asarray(v, np.float32), (0, pad), constant_values=np.nan)[None]
             for k, v in f.curves.items()
@@ -174,7 +232,11 @@ def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
             diverged_epoch=np.asarray([int(blown[0]) + 1 if blown.size else 0], np.int32),
         )
         (record,) = records_from_outputs(
-            hist, group=group, metric=metric, maximize=loop.trainer.maximize, **common
+            hist,
+            group=group,
+            metric=metric,
+            maximize=bool(getattr(loop.trainer, "maximize", False)),
+            **common,
         )
         curves = {k: v[:epochs] for k, v in record.curves.items()}
         record = dataclasses.replace(record, curves=curves)

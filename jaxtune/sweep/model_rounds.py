@@ -38,7 +38,6 @@ import numpy as np
 from jaxtune import parallel
 from jaxtune.space import Space
 from jaxtune.store import Store
-from jaxtune.strategies import is_lane_strategy
 from jaxtune.sweep.progress import ChunkWriter
 from jaxtune.sweep.task import SweepTask
 
@@ -125,12 +124,6 @@ def check_sampler(sampler: Any, batch: Any, scheduler: Any, allowed: tuple[str, 
         raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
     if not model:
         return
-    if scheduler is not None and not is_lane_strategy(scheduler):
-        raise ValueError(
-            f"sampler={sampler_name(sampler)!r} with scheduler "
-            f"{getattr(scheduler, 'kind', scheduler)!r} waits for a later version; use "
-            "scheduler='asha' (asked as lanes free up), or the sampler without a scheduler"
-        )
     needs = {"tpe": "optuna", "cmaes": "cmaes", "gp": "torch"}.get(sampler, "optuna")
     for module in dict.fromkeys(("optuna", needs)):
         if importlib.util.find_spec(module) is None:

@@ -1,8 +1,8 @@
-"""The schedulers a sweep names: lane strategies (:mod:`jaxtune.strategies`) and PBT.
+"""The schedulers a sweep names: the lane strategies of :mod:`jaxtune.strategies`.
 
-Successive halving, Hyperband and ASHA run on the lane runtime (:mod:`jaxtune.lanes`),
-population-based training on its own loop (:mod:`jaxtune.sweep.pbt_round`).
-:func:`scheduler_from_dict` reads a config's ``[scheduler]`` table or a store's record.
+Successive halving, Hyperband, ASHA and PBT all run on the lane runtime
+(:mod:`jaxtune.lanes`). :func:`scheduler_from_dict` reads a config's ``[scheduler]``
+table or a store's record.
 
 Example:
     >>> scheduler_from_dict("hb").brackets()[0][:2]
@@ -16,13 +16,13 @@ from typing import Any
 
 from jaxtune.strategies import (
     ASHA,
+    PBT,
     STRATEGIES,
     Hyperband,
     Rung,
     SuccessiveHalving,
     is_lane_strategy,
 )
-from jaxtune.sweep.pbt import PBT
 
 __all__ = [
     "ASHA",
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-SCHEDULERS = {**STRATEGIES, "pbt": PBT}
+SCHEDULERS = STRATEGIES
 _ALIASES = {"sh": "successive_halving", "hb": "hyperband"}
 
 
@@ -50,7 +50,7 @@ def scheduler_from_dict(spec: Any) -> Any:
         >>> scheduler_from_dict({"kind": "sh", "max_epochs": 9})
         SuccessiveHalving(min_epochs=1, reduction_factor=3, max_epochs=9, lanes=None)
     """
-    if spec is None or isinstance(spec, PBT) or is_lane_strategy(spec):
+    if spec is None or is_lane_strategy(spec):
         return spec
     if isinstance(spec, str):
         spec = {"kind": spec}

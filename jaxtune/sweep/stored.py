@@ -82,7 +82,7 @@ def check_or_write(store: Store, mine: Mapping[str, Any]) -> None:
             "versions": {"jaxtune": __version__, "jax": jax.__version__},
             "devices": [str(d) for d in jax.devices()],
             "created": time.time(),
-            # Binds every state file to this store (rungs/*.npz): see token().
+            # Binds every state file to this store (lanes/*.npz): see token().
             "token": secrets.token_hex(16),
         }
         first = {k: mine[k] for k in ("space", "n_trials", "sampler", "seed")}
@@ -117,9 +117,9 @@ def check_or_write(store: Store, mine: Mapping[str, Any]) -> None:
 def token(store: Store) -> str | None:
     """The sweep's token: a random string made with its store, kept in its metadata.
 
-    Every state file the sweep writes (``rungs/*.npz``) carries it, and a file read back
+    Every state file the sweep writes (``lanes/*.npz``) carries it, and a file read back
     without it is another sweep's (left in the folder after its ``sweep.db`` was moved
-    away): it is recomputed, never adopted (:func:`jaxtune.sweep.state_files.read_npz`).
+    away): it is recomputed, never adopted (:func:`jaxtune.lanes.snapshots.load`).
     """
     value = store.meta().get("token")
     return value if isinstance(value, str) else None
@@ -197,7 +197,7 @@ def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:
             (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
         for name in extra:
             (folder / name).unlink(missing_ok=True)
-        # Saved training states (rungs, PBT boundaries, lanes) belong to the old sweep too.
+        # Saved training states (lanes; rungs of older versions) belong to the old sweep too.
         for states in ("rungs", "lanes"):
             path = folder / states
             if path.is_symlink():  # remove the link itself, never what it points to

@@ -38,7 +38,6 @@ from jaxtune.sweep.checks import check_scheduled
 from jaxtune.sweep.function import as_task
 from jaxtune.sweep.lane_round import run_lanes
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
-from jaxtune.sweep.pbt_round import run_pbt
 from jaxtune.sweep.progress import ChunkWriter, check_callbacks
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
 from jaxtune.sweep.schedulers import scheduler_from_dict, scheduler_to_dict
@@ -381,8 +380,4 @@ class Sweep:
     def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
         group = self.task.group_of(space, decoded[0])
         top = getattr(self.task.trainer(space, group), "max_epochs", 1)
-        if is_lane_strategy(self.scheduler):
-            run_lanes(self, store, space, samples, info, top)
-            return
-        # Population-based training runs on its own loop (not yet on the lane runtime).
-        run_pbt(self, store, space, samples, decoded, keys, info, top)
+        run_lanes(self, store, space, samples, info, top)

@@ -197,9 +197,8 @@ def test_a_study_file_of_another_sweep_is_refused(tmp_path):
         (dict(sampler="tpe", batch=0), "batch must be an integer >= 1"),
         (dict(sampler="tpe", batch=True), "batch must be an integer >= 1"),
         (dict(sampler="cmaes", batch=2.0), "batch must be an integer >= 1"),
-        (dict(sampler="tpe", scheduler={"kind": "pbt"}), "waits for a later version"),
     ],
-    ids=["unknown", "number", "batch zero", "batch bool", "batch float", "with pbt"],
+    ids=["unknown", "number", "batch zero", "batch bool", "batch float"],
 )
 def test_bad_sampler_arguments_raise_one_line_before_any_file(tmp_path, kw, named):
     with pytest.raises(ValueError) as err:

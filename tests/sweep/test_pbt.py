@@ -11,8 +11,9 @@ import pytest
 
 import jaxtune
 from jaxtune.space import Choice, IntUniform, LogUniform, OneMinusLogUniform, Space, Uniform
+from jaxtune.strategies import CONTINUE, STOP, Copy, Report
+from jaxtune.strategies.explore import explorer, perturb
 from jaxtune.sweep import PBT, Sweep
-from jaxtune.sweep.explore import make_exploit, perturb
 from jaxtune.sweep.schedulers import scheduler_from_dict
 from jaxtune.train import History
 
@@ -80,40 +81,54 @@ def test_perturb_moves_each_dimension_on_its_own_scale():
     assert len(np.unique(np.asarray(resampled["lr"]))) == 64
 
 
-def test_exploit_gathers_the_bottom_quantile_from_the_top():
-    step = make_exploit(
-        {"lr": LogUniform(1e-3, 1.0)},
-        2,
-        maximize=False,
-        factors=(0.5,),
-        resample_probability=0.0,
-    )
-    score = jnp.array([0.1, jnp.nan, 0.5, 0.2, 0.9, 0.3, 0.15, 0.4])
-    state = {"w": jnp.arange(8.0)[:, None] * jnp.ones((8, 3))}
-    hp = {"lr": jnp.linspace(0.1, 0.8, 8), "hidden": jnp.arange(8, dtype=jnp.int32)}
-    new_state, new_hp, parent = step(state, hp, score, jax.random.key(0))
-    parent = np.asarray(parent)
-    replaced = np.flatnonzero(parent != np.arange(8))
-    assert sorted(replaced) == [1, 4]  # NaN ranks last, then the worst score
-    assert set(parent[replaced]) <= {0, 6}  # copied from the two best
-    np.testing.assert_array_equal(np.asarray(new_state["w"])[:, 0], parent.astype(float))
-    kept = np.setdiff1d(np.arange(8), replaced)
-    np.testing.assert_array_equal(np.asarray(new_hp["lr"])[kept], np.asarray(hp["lr"])[kept])
-    np.testing.assert_allclose(
-        np.asarray(new_hp["lr"])[replaced], 0.5 * np.asarray(hp["lr"])[parent[replaced]], 1e-6
-    )
-    np.testing.assert_array_equal(np.asarray(new_hp["hidden"]), parent)  # copied, not moved
-    again = step(state, hp, score, jax.random.key(0))
-    np.testing.assert_array_equal(np.asarray(again[2]), parent)  # seeded
-    # A user's explore replaces the perturbation; its result is clipped to the space too.
-    mine = make_exploit(
-        {"lr": LogUniform(1e-3, 1.0)}, 2, maximize=True, factors=(0.8,),
-        resample_probability=0.0, explore=lambda h, key: {**h, "lr": h["lr"] * 100.0},
-    )  # fmt: skip
-    _, hp2, parent2 = mine(state, hp, score, jax.random.key(0))
-    replaced = np.flatnonzero(np.asarray(parent2) != np.arange(8))
-    assert sorted(replaced) == [0, 1]  # higher is better now: the lowest score goes
-    np.testing.assert_array_equal(np.asarray(hp2["lr"])[replaced], [1.0, 1.0])
+def _reports(values, epoch=2, group=0):
+    return [Report(t, epoch, v, group, {"lr": 0.1 * (t + 1)}) for t, v in enumerate(values)]
+
+
+def test_the_bottom_quantile_copies_the_top_at_an_interval_end():
+    pbt = PBT(interval_epochs=2, quantile_fraction=0.25, max_epochs=6).seeded(3)
+    state = pbt.init(maximize=False)
+    score = [0.1, float("nan"), 0.5, 0.2, 0.9, 0.3, 0.15, 0.4]
+    state, out = pbt.decide(state, _reports(score, epoch=1))  # inside an interval
+    assert out[1] == Copy(out[1].source, explore=False)  # NaN copies a top lane at once
+    assert out[1].source in {0, 6} and [d for j, d in enumerate(out) if j != 1] == [CONTINUE] * 7
+    assert state["lineage"] == [] and state["parent"]["1"] == out[1].source
+    state = pbt.init(maximize=False)
+    new, out = pbt.decide(state, _reports(score))
+    copied = {j: d for j, d in enumerate(out) if isinstance(d, Copy)}
+    assert sorted(copied) == [1, 4]  # NaN ranks last, then the worst score
+    assert all(d.explore and d.source in {0, 6} for d in copied.values())  # from the best two
+    assert [out[j] for j in range(8) if j not in copied] == [CONTINUE] * 6
+    rows = new["lineage"]
+    assert [(r["trial"], r["interval"], r["epochs"], r["parent"]) for r in rows[:2]] == [
+        (0, 0, [0, 2], 0),
+        (1, 0, [0, 2], 1),
+    ]
+    assert rows[1]["objective"] is None and rows[3]["hparams"] == {"lr": 0.4}
+    assert new["parent"]["4"] == copied[4].source  # the next interval's parent
+    assert pbt.decide(state, _reports(score)) == (new, out)  # seeded: the same again
+    _, out = pbt.decide(pbt.init(maximize=True), _reports(score))
+    assert sorted(j for j, d in enumerate(out) if isinstance(d, Copy)) == [0, 1]  # maximize
+    _, out = pbt.decide(new, _reports(score, epoch=6))
+    assert out == [STOP] * 8  # the last boundary
+    # Two static groups are two populations: nobody copies across them.
+    two = _reports(score[:4]) + [
+        r._replace(trial=r.trial + 4, group=1) for r in _reports(score[4:])
+    ]
+    _, out = pbt.decide(pbt.init(maximize=False), two)
+    assert {d.source for d in out[:4] if isinstance(d, Copy)} <= {0, 1, 2, 3}
+    assert {d.source for d in out[4:] if isinstance(d, Copy)} <= {4, 5, 6, 7}
+
+
+def test_explore_perturbs_or_runs_the_users_function_clipped_to_the_space():
+    dims = {"lr": LogUniform(1e-3, 1.0)}
+    step = explorer(dims, factors=(0.5,), resample_probability=0.0)
+    hp = {"lr": jnp.float32(0.4), "hidden": jnp.int32(7)}
+    out = step(hp, jax.random.key(0))
+    np.testing.assert_allclose(float(out["lr"]), 0.2, rtol=1e-6)
+    assert int(out["hidden"]) == 7 and out["hidden"].dtype == jnp.int32  # not explored
+    mine = PBT(explore=lambda h, key: {**h, "lr": h["lr"] * 100.0}).explorer(dims)
+    assert float(mine(hp, jax.random.key(0))["lr"]) == 1.0  # clipped to the space
 
 
 class Bowl:
@@ -237,23 +252,33 @@ def test_lineage_and_new_rates_written_into_the_optimizer_state(pbt_run, tmp_pat
         jaxtune.plots.population_plot(res, name="lr")
 
 
-def test_killed_at_an_interval_boundary_resumes_exactly(pbt_run, tmp_path):
+def test_killed_at_an_interval_boundary_resumes_exactly(pbt_run, tmp_path, monkeypatch):
     import shutil
 
+    from jaxtune.lanes import snapshots
+
     sweep, want = pbt_run
-    copy = tmp_path / "run"
-    shutil.copytree(sweep.path, copy)
-    # As if killed after the first boundary was saved: later boundaries and the
-    # committed trials are gone.
-    saved = sorted((copy / "rungs").glob("r0_pbt_g0_i*.npz"))
-    assert [p.name for p in saved] == [f"r0_pbt_g0_i{k}.npz" for k in range(3)]
-    for p in saved[1:]:
-        p.unlink()
+    kept, save = [], snapshots.save
+
+    def keep(path, *args):  # every snapshot the runtime saves, in order
+        save(path, *args)
+        kept.append(path.read_bytes())
+
+    monkeypatch.setattr(snapshots, "save", keep)
+    kw = dict(seed=2, chunk_size=4, quiet=True, scheduler=sweep.scheduler)
+    again = Sweep(sweep.space, sweep.task, 8, store=str(tmp_path / "a"), **kw)
+    again.snapshot_seconds = 0  # a snapshot at every interval's copies
+    first = again.run()
+    assert [t.curves for t in first.trials] == [t.curves for t in want.trials]
+    assert len(kept) == 3 + 1 + 1  # three boundaries, the last epoch, the finished round
+    # As if killed after the second boundary's snapshot: nothing committed, no lineage.
+    copy = tmp_path / "b"
+    shutil.copytree(tmp_path / "a", copy)
+    (copy / "lanes" / "r0.npz").write_bytes(kept[1])
     with sqlite3.connect(copy / "sweep.db") as conn:
         conn.execute("DELETE FROM trials")
-    again = Sweep(sweep.space, sweep.task, 8, seed=2, store=str(copy), chunk_size=4,
-                  quiet=True, scheduler=sweep.scheduler)  # fmt: skip
-    got = again.run()
+        conn.execute("DELETE FROM meta WHERE key = 'pbt_lineage'")
+    got = Sweep(sweep.space, sweep.task, 8, store=str(copy), **kw).run()
     assert [t.hparams for t in got.trials] == [t.hparams for t in want.trials]
     assert [t.curves for t in got.trials] == [t.curves for t in want.trials]
     assert got.meta["pbt_lineage"] == want.meta["pbt_lineage"]
@@ -293,3 +318,39 @@ def test_pbt_refuses_a_trainer_that_cannot_take_new_hyperparameters(tmp_path):
     )
     with pytest.raises(TypeError, match=r"must offer with_hyperparams\(state, hparams\)"):
         sweep.run()
+
+
+class Descent:
+    """A user's own loop: gradient descent on ``0.5 |x|^2``, the rate read at every epoch."""
+
+    max_epochs = 6
+
+    def init(self, hparams, key):
+        return {"x": jax.random.normal(key, (4,)) + 3.0}
+
+    def epoch(self, state, hparams):
+        x = state["x"] * (1.0 - hparams["learning_rate"])
+        return {"x": x}, {"loss": 0.5 * jnp.mean(x**2)}
+
+    def with_hyperparams(self, state, hparams):
+        return state  # nothing kept in the state: the next epoch reads hparams
+
+
+def test_tpe_proposes_the_population_of_pbt_on_a_users_loop(tmp_path):
+    from jaxtune.lanes import compiles
+
+    space = Space(learning_rate=LogUniform(1e-3, 2.5))
+    kw = dict(sampler="tpe", scheduler=PBT(interval_epochs=2), objective="loss", quiet=True)
+    before = compiles()
+    res = Sweep(space, Descent(), 8, store=str(tmp_path / "a"), **kw).run()
+    grew = {k: v - before.get(k, 0) for k, v in compiles().items()}
+    assert grew == {"fill": 1, "advance": 1}  # one static group: two programs in all
+    assert sorted(t.trial for t in res.trials) == list(range(8))
+    rows = res.meta["pbt_lineage"]["0"]
+    assert len(rows) == 8 * 3 and any(r["parent"] != r["trial"] for r in rows)
+    for t in res.trials:  # the stored rate is the one of its last interval
+        assert t.hparams["learning_rate"] == res.schedule(t.trial)["learning_rate"][-1]
+    before = compiles()
+    again = Sweep(space, Descent(), 8, store=str(tmp_path / "b"), **kw).run()
+    assert compiles() == before  # a second identical sweep compiles nothing
+    assert [t.curves for t in again.trials] == [t.curves for t in res.trials]

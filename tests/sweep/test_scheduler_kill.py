@@ -1,7 +1,8 @@
 """SIGKILL in the middle of a lane sweep, then `jaxtune resume`: the same result as no kill.
 
-Successive halving (pauses and promotions), ASHA (stops and refills) and TPE + ASHA
-(proposals asked as lanes free up) run from a config on the command line; the process is
+Successive halving (pauses and promotions), ASHA (stops and refills), TPE + ASHA
+(proposals asked as lanes free up) and PBT (copies) run from a config on the command line;
+the process is
 killed once the runtime has saved its first snapshot, and trials were committed after
 it or not.
 """
@@ -26,8 +27,7 @@ dataset = "{npz}"
 epochs = 9
 [scheduler]
 kind = "{kind}"
-reduction_factor = 3
-lanes = 4
+{settings}
 [space]
 learning_rate = {{ type = "log_uniform", low = 0.01, high = 0.5 }}
 momentum = {{ type = "one_minus_log_uniform", low = 0.5, high = 0.95 }}
@@ -36,13 +36,21 @@ batch_size = 8
 """
 
 
+HALVING = "reduction_factor = 3\nlanes = 4"
+
+
 @pytest.mark.parametrize(
-    ("kind", "sampler"),
-    [("successive_halving", ""), ("asha", ""), ("asha", 'sampler = "tpe"')],
+    ("kind", "sampler", "settings"),
+    [
+        ("successive_halving", "", HALVING),
+        ("asha", "", HALVING),
+        ("asha", 'sampler = "tpe"', HALVING),
+        ("pbt", "", "interval_epochs = 2"),
+    ],
 )
-def test_sigkill_inside_a_lane_sweep_then_resume(tmp_path, medium_npz, kind, sampler):
+def test_sigkill_inside_a_lane_sweep_then_resume(tmp_path, medium_npz, kind, sampler, settings):
     cfg = tmp_path / "sweep.toml"
-    cfg.write_text(CONFIG.format(npz=medium_npz, kind=kind, sampler=sampler))
+    cfg.write_text(CONFIG.format(npz=medium_npz, kind=kind, sampler=sampler, settings=settings))
     ref = tmp_path / "ref"
     assert main(["sweep", str(cfg), "--out", str(ref), "--quiet", "--no-cache"]) == 0
     out = tmp_path / "run"
@@ -63,3 +71,4 @@ def test_sigkill_inside_a_lane_sweep_then_resume(tmp_path, medium_npz, kind, sam
     assert [t.trial for t in got.trials] == list(range(9))
     for a, b in zip(got.trials, want.trials, strict=True):
         assert (a.hparams, a.status, a.final, a.curves) == (b.hparams, b.status, b.final, b.curves)
+    assert got.meta.get("pbt_lineage") == want.meta.get("pbt_lineage")

@@ -1,13 +1,16 @@
-"""Population-based training (Jaderberg et al. 2017) as a sweep scheduler.
+"""Population-based training (Jaderberg et al. 2017) as a lane strategy.
 
-Every ``interval_epochs`` the population (a sweep's ``n_trials`` lanes) is ranked by the
-objective; each lane in the bottom quantile copies the whole training state (parameters,
-optimizer state, epoch counter) and the hyperparameters of a random lane of the top
-quantile (*exploit*, a gather over the trial axis), then *explores*: every searchable
-hyperparameter is resampled from the space with probability ``resample_probability``,
-otherwise moved by a factor drawn from ``perturbation_factors`` on its own scale, and
-clipped to the space. The population thus discovers a hyperparameter *schedule*.
-:mod:`jaxtune.sweep.pbt_round` runs it; :mod:`jaxtune.sweep.explore` perturbs.
+Every static group of a round is one population, all its trials on lanes at once. Every
+``interval_epochs`` the population is ranked by the objective; each lane in the bottom
+quantile answers :class:`~jaxtune.strategies.base.Copy`: it takes the whole training
+state (parameters, optimizer state, epoch counter), the curves and the hyperparameters
+of a random lane of the top quantile (*exploit*; the runtime gathers the state on
+device), then *explores*: every searchable hyperparameter is resampled from the space
+with probability ``resample_probability``, otherwise moved by a factor drawn from
+``perturbation_factors`` on its own scale, and clipped to the space
+(:mod:`jaxtune.strategies.explore`). The population thus discovers a hyperparameter
+*schedule*. A lane that diverges (NaN) between boundaries copies a top lane at once,
+without exploring, so it never trains NaN until the next boundary.
 
 Defaults and semantics follow Ray Tune's ``PopulationBasedTraining``
 (``perturbation_interval``, ``quantile_fraction``, ``resample_probability``,
@@ -26,7 +29,9 @@ Defaults and semantics follow Ray Tune's ``PopulationBasedTraining``
   encoded values, run on device (Ray's ``custom_explore_fn`` edits a Python dict); it
   replaces the default perturbation and its result is clipped to the space too;
 - exploited lanes also copy the parent's recorded curves, so a trial's curves are those
-  of the model it ends with; its stored hyperparameters are those of its last interval.
+  of the model it ends with; its stored hyperparameters are those of its last interval;
+- the lineage (per trial and interval: hyperparameters, parent, objective) is the
+  strategy's own state, saved with the runtime's snapshots.
 
 Example:
     >>> pbt = PBT(interval_epochs=2, max_epochs=6)
@@ -40,10 +45,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from jaxtune.limits import MAX_EPOCHS, check_count, is_int
+from jaxtune.strategies.base import CONTINUE, STOP, Copy, Report
+from jaxtune.strategies.explore import explorer
 
 __all__ = ["PBT"]
 
@@ -95,6 +104,7 @@ class PBT:
     perturbation_factors: tuple[float, ...] = (0.8, 1.2)
     max_epochs: int | None = None
     explore: Callable[..., Any] | str | None = None
+    _seed: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
 
     kind = "pbt"
 
@@ -135,6 +145,16 @@ class PBT:
         starts = range(0, top, self.interval_epochs)
         return [(s, min(s + self.interval_epochs, top)) for s in starts]
 
+    def seeded(self, seed: int) -> PBT:
+        """This strategy drawing its donors from ``seed`` (the sweep's and the round's)."""
+        out = dataclasses.replace(self)
+        object.__setattr__(out, "_seed", int(seed))  # frozen
+        return out
+
+    def lanes_for(self, populations: list[int]) -> int:
+        """Lanes per group: the largest population (every member trains at once)."""
+        return max(populations)
+
     def n_quantile(self, population: int) -> int:
         """Lanes in each quantile of a population (Ray's rounding, non-overlapping)."""
         q = math.ceil(population * self.quantile_fraction)
@@ -152,9 +172,80 @@ class PBT:
             return load_object(self.explore, where="scheduler.explore")
         return self.explore
 
+    def explorer(self, dims: Mapping[str, Any]) -> Callable[..., dict[str, Any]]:
+        """The jitted explore step of one lane over ``dims`` (name -> dimension)."""
+        return explorer(
+            dims,
+            factors=self.perturbation_factors,
+            resample_probability=self.resample_probability,
+            explore=self.explore_fn(),
+        )
+
+    # -------------------------------------------------------------- the strategy
+
+    def init(self, maximize: bool) -> dict[str, Any]:
+        """No interval ended yet; every trial its own parent."""
+        return {"maximize": bool(maximize), "parent": {}, "lineage": []}
+
+    def decide(
+        self, state: dict[str, Any], reports: list[Report]
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """At an interval's end: lineage rows, then the bottom quantile copies the top."""
+        parent, rows = dict(state["parent"]), list(state["lineage"])
+        sign = -1.0 if state["maximize"] else 1.0
+        ends = {end: k for k, (_, end) in enumerate(self.boundaries())}
+        out: list[Any] = [CONTINUE] * len(reports)
+        groups: dict[int, list[int]] = {}
+        for j, r in enumerate(reports):
+            groups.setdefault(r.group, []).append(j)
+        for g, idx in sorted(groups.items()):
+            epoch = reports[idx[0]].epoch
+            if any(reports[j].epoch != epoch for j in idx):
+                raise RuntimeError("PBT: the lanes of a population must be at one epoch")
+            k = ends.get(epoch)
+            for j in idx if k is not None else ():
+                r = reports[j]
+                start, end = self.boundaries()[k]
+                rows.append(
+                    {
+                        "trial": r.trial,
+                        "interval": k,
+                        "epochs": [start, end],
+                        "parent": parent.get(str(r.trial), r.trial),
+                        "objective": None if math.isnan(r.value) else r.value,
+                        "hparams": r.hparams,
+                    }
+                )
+                parent[str(r.trial)] = r.trial
+            if epoch >= (self.max_epochs or 0):
+                for j in idx:
+                    out[j] = STOP
+                continue
+
+            def bad(j: int) -> tuple[float, int]:
+                value = reports[j].value
+                return (math.inf if math.isnan(value) else sign * value), reports[j].trial
+
+            ranked = sorted(idx, key=bad)  # best first, NaN last, ties by trial
+            q = self.n_quantile(len(idx))
+            donors = [reports[j].trial for j in ranked[:q] if not math.isnan(reports[j].value)]
+            replaced = set(ranked[len(idx) - q :]) if k is not None else set()
+            rng = np.random.default_rng([self._seed, g, epoch])
+            for j in idx:
+                r = reports[j]
+                if not (j in replaced or math.isnan(r.value)):
+                    continue
+                if not donors:  # nothing to copy: a diverged trial ends here
+                    out[j] = STOP if math.isnan(r.value) else CONTINUE
+                    continue
+                donor = donors[int(rng.integers(len(donors)))]
+                out[j] = Copy(donor, explore=j in replaced)
+                parent[str(r.trial)] = donor  # the rest of this interval descends from it
+        return {**state, "parent": parent, "lineage": rows}, out
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the store and config files (a function by its name)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["perturbation_factors"] = list(self.perturbation_factors)
         d["explore"] = _explore_name(self.explore)
         return {"kind": self.kind, **d}

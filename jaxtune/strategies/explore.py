@@ -1,10 +1,8 @@
-"""Exploit and explore of population-based training, on device, over the trial axis.
+"""PBT's explore step, on device: a copied lane's hyperparameters moved on their own scales.
 
-:func:`make_exploit` builds one pure function of the whole population: rank the lanes by
-their interval score, let each bottom-quantile lane copy a random top-quantile lane's
-training state and encoded hyperparameters (``jnp.take`` over the trial axis), then
-explore the copied hyperparameters (:func:`perturb`, or a user's function) and clip them
-to the space. Nothing leaves the device; it is jitted once per population size.
+:func:`explorer` builds the jitted step of one lane (:func:`perturb`, or a user's
+function, then :func:`clip` to the space); :mod:`jaxtune.strategies.pbt` decides which
+lanes copy which, and the lane runtime copies their states.
 
 Perturbation on each dimension's own scale (factor ``f``): ``x * f`` for log-uniform,
 uniform and integer dimensions (integers rounded), ``1 - (1 - x) * f`` for
@@ -31,7 +29,7 @@ import jax.numpy as jnp
 
 from jaxtune.space import Choice, Dimension, Fixed, IntUniform, OneMinusLogUniform
 
-__all__ = ["clip", "make_exploit", "perturb"]
+__all__ = ["clip", "explorer", "perturb"]
 
 
 def _neighbour(dim: Dimension, x: jax.Array, step: jax.Array) -> jax.Array:
@@ -100,37 +98,35 @@ def perturb(
     return out
 
 
-def make_exploit(
+def explorer(
     dims: Mapping[str, Dimension],
-    n_quantile: int,
     *,
-    maximize: bool,
     factors: Sequence[float],
     resample_probability: float,
     explore: Callable[..., Any] | None = None,
-    set_hyperparams: Callable[[Any, Mapping[str, Any]], Any] | None = None,
-) -> Callable[..., tuple[Any, dict[str, jax.Array], jax.Array]]:
-    """The exploit-and-explore step of a population, jitted.
+) -> Callable[[Mapping[str, Any], jax.Array], dict[str, jax.Array]]:
+    """PBT's explore step of one lane, jitted: ``(hparams, key) -> hparams``.
 
     Args:
         dims: the dimensions explored (traced, not fixed), by name.
-        n_quantile: lanes in the bottom (replaced) and the top (copied) quantile.
-        maximize: whether a higher score is better.
         factors: perturbation factors.
         resample_probability: chance of a fresh draw per dimension.
-        explore: a user's ``explore(hparams, key) -> hparams`` of one lane, instead of
-            :func:`perturb`.
-        set_hyperparams: ``(state, hparams) -> state`` writing one lane's new values
-            into its training state (its optimizer state), or None.
+        explore: a user's ``explore(hparams, key) -> hparams`` of one lane's encoded
+            values, instead of :func:`perturb`.
 
     Returns:
-        ``step(state, hparams, score, key) -> (state, hparams, parent)``: every leaf
-        has the population axis first; ``parent[i]`` is the lane whose state lane ``i``
-        now holds (``i`` itself when it was not replaced). A NaN score ranks last; ties
-        go to the lower lane.
+        The explored values (names outside ``dims`` kept), clipped to the space, each
+        with its input's dtype.
+
+    Example:
+        >>> from jaxtune.space import LogUniform
+        >>> step = explorer({"lr": LogUniform(1e-3, 1.0)}, factors=(2.0,), resample_probability=0)
+        >>> round(float(step({"lr": jnp.float32(0.1)}, jax.random.key(0))["lr"]), 4)
+        0.2
     """
 
     def one(hp: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+        hp = {n: jnp.asarray(v) for n, v in hp.items()}
         if explore is not None:
             new = dict(hp) | dict(explore(dict(hp), key))
         else:
@@ -139,25 +135,4 @@ def make_exploit(
             )
         return {n: (clip(dims[n], new[n]) if n in dims else hp[n]).astype(hp[n].dtype) for n in hp}
 
-    def step(state: Any, hparams: Mapping[str, jax.Array], score: jax.Array, key: jax.Array):
-        n = score.shape[0]
-        lanes = jnp.arange(n)
-        if n_quantile == 0:
-            return state, dict(hparams), lanes
-        bad = jnp.where(jnp.isnan(score), jnp.inf, -score if maximize else score)
-        order = jnp.argsort(bad, stable=True)  # best first, ties by lane
-        top, bottom = order[:n_quantile], order[n - n_quantile :]
-        k_pick, k_explore = jax.random.split(key)
-        which = jnp.floor(jax.random.uniform(k_pick, (n_quantile,)) * n_quantile)
-        donors = top[jnp.minimum(which, n_quantile - 1).astype(jnp.int32)]
-        parent = lanes.at[bottom].set(donors)
-        replaced = jnp.zeros(n, bool).at[bottom].set(True)
-        state = jax.tree_util.tree_map(lambda x: x[parent], state)
-        copied = {k: jnp.take(v, parent, axis=0) for k, v in hparams.items()}
-        explored = jax.vmap(one)(copied, jax.random.split(k_explore, n))
-        new = {k: jnp.where(replaced, explored[k], copied[k]) for k in copied}
-        if set_hyperparams is not None:
-            state = jax.vmap(set_hyperparams)(state, new)
-        return state, new, parent
-
-    return jax.jit(step)
+    return jax.jit(one)
