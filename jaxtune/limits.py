@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_SEEDS_PER_TRIAL",
     "MAX_TRIALS",
     "check_count",
+    "check_seconds",
     "is_int",
 ]
 
@@ -64,3 +66,17 @@ def check_count(name: str, value: Any, maximum: int, minimum: int = 1) -> int:
     if not is_int(value) or not minimum <= value <= maximum:
         raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
     return int(value)
+
+
+def check_seconds(name: str, value: Any) -> float | None:
+    """``value`` as a float if it is None or a finite number of seconds > 0.
+
+    Example:
+        >>> check_seconds("timeout", 2), check_seconds("timeout", None)
+        (2.0, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a number of seconds > 0 (or None), got {value!r}")
+    return float(value)

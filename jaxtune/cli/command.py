@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 
 from jaxtune.cli import lr_find, stores
 from jaxtune.cli.cache import enable_cache
-from jaxtune.cli.config import UsageError, count, nonempty, package_name, read_config, typed
+from jaxtune.cli.config import (
+    UsageError,
+    count,
+    nonempty,
+    package_name,
+    positive,
+    read_config,
+    typed,
+)
 from jaxtune.cli.failures import missing_extra, one_line, os_error_line
 from jaxtune.cli.sampler import (
     add_sampler_arguments,
@@ -99,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar="PACKAGE",
             help="load import paths (model, dataset, optimizer, explore) of the config or "
             "store from this package; they run its code (repeatable; default: none)",
+        )
+    for c in (s, sub.choices["resume"]):
+        c.add_argument(
+            "--timeout",
+            type=positive,
+            metavar="SECONDS",
+            help="start no new work after SECONDS (what ran is kept); resume goes on",
         )
     for c in (s, *[sub.choices[n] for n in ("resume", "zoom")]):
         c.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -186,6 +201,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         backend=_backend(args, config.get("backend")),
         callbacks=_loggers(args),
         overwrite=getattr(args, "overwrite", False),
+        timeout=args.timeout,
     )
     if dropped:  # said once the sweep is accepted: a mistake stays one line
         print(
@@ -240,6 +256,7 @@ def _sweep_from_store(path: str, quiet: bool, args: argparse.Namespace | None = 
         quiet=quiet,
         backend=_backend(args, meta.get("backend")),  # the sweep's own, unless --backend
         callbacks=_loggers(args) if args is not None else None,
+        timeout=getattr(args, "timeout", None),
     )
 
 

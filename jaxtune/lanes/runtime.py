@@ -74,6 +74,9 @@ class LaneRuntime:
         explore: ``explore(group, hparams, encoded, number, epoch) -> (hparams,
             encoded)``: a copied lane's new hyperparameters (``Copy(explore=True)``);
             None: copies keep their source's.
+        deadline: a ``time.monotonic()`` value: after the first boundary trained past
+            it, :meth:`run` saves a snapshot and returns False (a run from that
+            snapshot goes on exactly); None: no deadline.
 
     Example: see :func:`jaxtune.sweep.lane_round.run_lanes`, which builds one per round.
     """
@@ -97,6 +100,7 @@ class LaneRuntime:
         save: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None,
         every: float = 0.0,
         explore: Callable[..., tuple[dict[str, Any], dict[str, Any]]] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.strategy, self.proposer, self.lanes = strategy, proposer, lanes
         self.loop_for, self.group_of, self.encode = loop_for, group_of, encode
@@ -104,7 +108,7 @@ class LaneRuntime:
         self.key_rows, self.key_impl = key_rows, key_impl
         self.objective, self.maximize = objective, maximize
         self.commit, self.save, self.every = commit, save, every
-        self.explore = explore
+        self.explore, self.deadline = explore, deadline
         self.pools: dict[Group, Pool] = {}
         self.queue: list[Proposal] = []
         self.paused: dict[int, Paused] = {}
@@ -115,8 +119,11 @@ class LaneRuntime:
 
     # -------------------------------------------------------------- running
 
-    def run(self, snapshot: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None) -> None:
-        """Train until every trial is committed; from ``snapshot`` if given."""
+    def run(self, snapshot: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None) -> bool:
+        """Train until every trial is committed (True) or the deadline passed (False).
+
+        Starts from ``snapshot`` when given.
+        """
         decide_first = snapshot is not None
         if snapshot is not None:
             self._restore(*snapshot)
@@ -133,10 +140,14 @@ class LaneRuntime:
                         )
                     if self.save is not None:  # where a grown round continues from
                         self.save(*self._snapshot())
-                    return
+                    return True
                 for pool in busy:
                     pool.advance()
                 self.boundaries += 1
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    if self.save is not None:  # trained, not yet decided: as every snapshot
+                        self.save(*self._snapshot())
+                    return False
             decide_first = False
             self._decide()
 

@@ -35,7 +35,7 @@ from jaxtune.proposers import OptunaProposer, SampleProposer, ended
 from jaxtune.space import Fixed
 from jaxtune.store import Store, TrialRecord
 from jaxtune.sweep import stored
-from jaxtune.sweep.progress import ChunkWriter
+from jaxtune.sweep.progress import ChunkWriter, OutOfTimeError
 from jaxtune.sweep.records import records_from_outputs
 from jaxtune.train import History
 
@@ -49,6 +49,8 @@ LINEAGE_KEY = "pbt_lineage"
 
 def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, top: int) -> None:
     """Run one stored round of ``sweep`` under its lane strategy until every trial is in.
+
+    Raises :class:`jaxtune.sweep.progress.OutOfTimeError` when ``sweep.deadline`` passed first.
 
     Args:
         sweep: the :class:`jaxtune.Sweep` (its task, strategy, sampler, seed, objective).
@@ -194,13 +196,15 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         save=lambda info_, arrays: snapshots.save(path, token, info_, arrays),
         every=sweep.snapshot_seconds,
         explore=explore if copies else None,
+        deadline=sweep.deadline,
     )
     store.set_meta(lanes=lanes)
     try:
         snapshot = snapshots.load(path, token)
         if snapshot is not None and not {first + n for n in snapshot[0]["committed"]} <= done:
             snapshot = None  # the store lost trials the snapshot counts on: start over
-        runtime.run(snapshot)
+        if not runtime.run(snapshot):
+            raise OutOfTimeError  # the snapshot holds the lanes: the next run goes on from it
     finally:
         writer.close()
 

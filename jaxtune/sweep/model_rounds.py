@@ -148,6 +148,7 @@ class ModelRounds:
         quiet: no progress bar.
         chunk_for: ``(store, round, label, fn, hparams, keys) -> chunk size`` of a group.
         callbacks: told each committed trial (:mod:`jaxtune.sweep.callbacks`).
+        deadline: set by :meth:`jaxtune.Sweep.run` from its ``timeout``.
         rounds: the :class:`~jaxtune.sweep.optuna_rounds.OptunaRounds` of the study, once
             :meth:`open` ran.
 
@@ -179,6 +180,7 @@ class ModelRounds:
     chunk_for: Callable[..., Any]
     rounds: Any = None
     callbacks: tuple[Callable[[Any], Any], ...] = ()
+    deadline: float | None = None  # the sweep's timeout (time.monotonic()), while it runs
 
     def open(self, store: Store) -> None:
         """Open the study in the store's folder and bring it level with the store.

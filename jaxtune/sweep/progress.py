@@ -24,7 +24,7 @@ from jaxtune.store import Store
 from jaxtune.sweep.callbacks import check_callbacks
 from jaxtune.sweep.records import records_from_outputs
 
-__all__ = ["ChunkWriter", "Watch", "check_callbacks"]
+__all__ = ["ChunkWriter", "OutOfTimeError", "Watch", "check_callbacks"]
 
 log = logging.getLogger("jaxtune.sweep")
 
@@ -103,8 +103,17 @@ class Watch:
             log.warning("jaxtune: %s; %s", what, HANG_ADVICE)
 
 
+class OutOfTimeError(Exception):
+    """A sweep's ``timeout`` passed: what ran is stored or saved; running again goes on."""
+
+
 class ChunkWriter:
-    """Persists each finished chunk at once and keeps the progress bar up to date."""
+    """Persists each finished chunk at once and keeps the progress bar up to date.
+
+    With ``deadline`` (a ``time.monotonic()`` value) set, :meth:`write` raises
+    :class:`OutOfTimeError` once a chunk committed after it: the chunks not yet run wait for the
+    next run.
+    """
 
     def __init__(
         self,
@@ -119,6 +128,7 @@ class ChunkWriter:
     ) -> None:
         self.store, self.objective, self.maximize = store, objective, maximize
         self.callbacks = tuple(callbacks)  # each told every committed trial's record
+        self.deadline: float | None = None
         self.best: float | None = None
         self.label = "all"
         self.watch = Watch()
@@ -134,9 +144,11 @@ class ChunkWriter:
     def of(cls, owner: Any, store: Store, total: int) -> ChunkWriter:
         """The writer of ``owner``'s trials: a Sweep or anything with its ``objective``,
         ``maximize``, ``quiet`` and ``callbacks``; ``total`` trials for the bar."""
-        return cls(
+        writer = cls(
             store, owner.objective, owner.maximize, total, owner.quiet, callbacks=owner.callbacks
         )
+        writer.deadline = getattr(owner, "deadline", None)
+        return writer
 
     def bar_desc(self, text: str) -> None:
         if self.bar is not None:
@@ -154,6 +166,8 @@ class ChunkWriter:
             wall = self.watch.chunk_done(len(ids))
         records = records_from_outputs(outputs, ids=ids, wall=wall, **kw)
         self.write_records(records)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfTimeError  # after the commit: nothing of this chunk is lost
         return records
 
     def write_records(self, records: list[Any]) -> None:

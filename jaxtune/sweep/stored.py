@@ -30,6 +30,7 @@ from jaxtune.sweep.sampling import SAMPLING_VERSION
 
 __all__ = [
     "SweepMismatchError",
+    "add_zoom_round",
     "check_or_write",
     "chunk_size",
     "sequence_of",
@@ -165,6 +166,48 @@ def forget_extension(store: Store, round_: int) -> None:
     extends = dict(store.meta().get("extends", {}))
     if extends.pop(str(round_), None) is not None:
         store.set_meta(extends=extends)
+
+
+def add_zoom_round(
+    store: Store,
+    results: Any,
+    sampler: str,
+    seed: int,
+    *,
+    top_k: int,
+    n_trials: int | None,
+    margin: float,
+) -> None:
+    """Store a coarse-to-fine round around the ``top_k`` best trials of the last round.
+
+    The last round includes the rounds that grew it (a raised ``n_trials``); the new
+    round's space is ``space.zoom(best points, margin)`` of the last round's space, and
+    it has ``n_trials`` trials (default: as many as the last round).
+
+    Raises:
+        ValueError: the last round has no finished, non-diverged trial.
+    """
+    from jaxtune.space import Space
+
+    rounds, meta = store.rounds(), store.meta()
+    last = rounds[-1]
+    sequence = sequence_of(meta, last["round"])[0]
+    family = [r for r in rounds if sequence_of(meta, r["round"])[0] == sequence]
+    ids = {r["round"] for r in family}
+    last_space = Space.from_dict(last["space"])
+    best = [t for t in results.best(len(results.trials)) if t.round in ids][:top_k]
+    if not best:
+        raise ValueError("zoom: the last round has no finished, non-diverged trial")
+    points = last_space.encode([{k: r.hparams[k] for k in last_space.names} for r in best])
+    new_space = last_space.zoom(points, margin=margin)
+    forget_extension(store, last["round"] + 1)
+    store.add_round(
+        last["round"] + 1,
+        space=new_space.to_dict(),
+        n_trials=n_trials or sum(r["n_trials"] for r in family),
+        sampler=sampler,
+        seed=seed,
+    )
 
 
 def wipe(path: str | os.PathLike[str], extra: tuple[str, ...] = ()) -> None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -29,7 +31,7 @@ import numpy as np
 
 from jaxtune import parallel
 from jaxtune.backends import GroupJob, as_backend
-from jaxtune.limits import MAX_TRIALS, check_count
+from jaxtune.limits import MAX_TRIALS, check_count, check_seconds
 from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.strategies import is_lane_strategy
@@ -38,7 +40,7 @@ from jaxtune.sweep.checks import check_scheduled
 from jaxtune.sweep.function import as_task
 from jaxtune.sweep.lane_round import run_lanes
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
-from jaxtune.sweep.progress import ChunkWriter, check_callbacks
+from jaxtune.sweep.progress import ChunkWriter, OutOfTimeError, check_callbacks
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
 from jaxtune.sweep.schedulers import scheduler_from_dict, scheduler_to_dict
 from jaxtune.sweep.stored import SweepMismatchError
@@ -86,13 +88,17 @@ class Sweep:
             :class:`jaxtune.SuccessiveHalving`, :class:`jaxtune.Hyperband` (it sets the
             number of trials itself), :class:`jaxtune.ASHA`, a user's strategy
             (:mod:`jaxtune.strategies`), or their dict form (``{"kind": "asha"}``); any
-            sampler proposes for them. Or population-based training of the ``n_trials``
-            lanes: a :class:`jaxtune.PBT` (``{"kind": "pbt"}``).
+            sampler proposes for them; :class:`jaxtune.PBT` trains the ``n_trials`` as
+            one population (``{"kind": "pbt"}``).
         backend: where chunks run: ``"local"`` (default, this process), ``"ray"``, a
             :class:`jaxtune.RayBackend`, or a dict (``{"kind": "ray", "address": ...}``).
             The store stays in this process. Not yet with a ``scheduler``.
         callbacks: ``callback(record)`` callables called once per trial as it is committed,
             e.g. :class:`jaxtune.loggers.TensorBoardLogger` (:mod:`jaxtune.sweep.callbacks`).
+        timeout: seconds :meth:`run` may take (Optuna's ``timeout``, Ray's
+            ``time_budget_s``): then no new chunk or epoch starts, what ran is stored (a
+            lane round's lanes in its snapshot), ``timed_out`` is set and the results so
+            far are returned; running again (``jaxtune resume``) goes on exactly.
 
     Example:
         >>> import tempfile, jaxtune
@@ -125,6 +131,7 @@ class Sweep:
         overwrite: bool = False,
         backend: Any = None,
         callbacks: list[Callable[[Any], Any]] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         n_trials = check_count("n_trials", n_trials, MAX_TRIALS)  # a NumPy integer too
@@ -155,6 +162,8 @@ class Sweep:
         self.exact, self.overwrite = exact, overwrite
         self.chunk_size = 1 if exact else chunk_size
         self.quiet, self.callbacks = quiet, check_callbacks(callbacks)
+        self.timeout, self.deadline = check_seconds("timeout", timeout), None
+        self.timed_out, self._began = False, False  # whether run() stopped at its timeout
         self.task = as_task(task)
         # Before any file: the task checks the space and (a function) what it returns.
         self.task.prepare(self.space, self.seed)
@@ -238,7 +247,25 @@ class Sweep:
         """Run every round's unfinished trials; return :class:`jaxtune.results.Results`."""
         from jaxtune.results import Results
 
-        with self._opened() as store:
+        self.timed_out, self._began = False, False
+        self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if self._model is not None:
+            self._model.deadline = self.deadline
+        try:
+            with self._opened() as store:
+                return Results.from_store(store)
+        except OutOfTimeError:
+            self.timed_out = True
+        finally:
+            self.deadline = None
+        with Store.open(self.path) as store:
+            done, total = len(store.trials()), sum(r["n_trials"] for r in store.rounds())
+            if not self.quiet:
+                print(
+                    f"jaxtune: timeout ({self.timeout:g} s): {done} of {total} trials "
+                    f"stored; run again (jaxtune resume {self.path}) to go on",
+                    file=sys.stderr,
+                )
             return Results.from_store(store)
 
     def zoom(self, top_k: int = 10, n_trials: int | None = None, margin: float = 0.1) -> Any:
@@ -261,26 +288,15 @@ class Sweep:
                 f"zoom: sampler={self.sampler!r} refines by itself; raise n_trials instead"
             )
         with self._opened() as store:
-            rounds, meta = store.rounds(), store.meta()
-            last = rounds[-1]
-            sequence = stored.sequence_of(meta, last["round"])[0]
-            family = [r for r in rounds if stored.sequence_of(meta, r["round"])[0] == sequence]
-            ids = {r["round"] for r in family}
-            last_space = Space.from_dict(last["space"])
             results = Results.from_store(store)
-            best = [t for t in results.best(len(results.trials)) if t.round in ids][:top_k]
-            if not best:
-                raise ValueError("zoom: the last round has no finished, non-diverged trial")
-            points = last_space.encode([{k: r.hparams[k] for k in last_space.names} for r in best])
-            new_space = last_space.zoom(points, margin=margin)
-            n = n_trials or sum(r["n_trials"] for r in family)
-            stored.forget_extension(store, last["round"] + 1)
-            store.add_round(
-                last["round"] + 1,
-                space=new_space.to_dict(),
-                n_trials=n,
-                sampler=self.sampler,
-                seed=self.seed,
+            stored.add_zoom_round(
+                store,
+                results,
+                self.sampler,
+                self.seed,
+                top_k=top_k,
+                n_trials=n_trials,
+                margin=margin,
             )
             self._run_round(store, store.rounds()[-1])
             return Results.from_store(store)
@@ -300,6 +316,10 @@ class Sweep:
             yield store
 
     def _run_round(self, store: Store, info: Mapping[str, Any]) -> None:
+        if len(store.finished_trials(info["round"])) < info["n_trials"]:
+            if self.deadline is not None and time.monotonic() >= self.deadline and self._began:
+                raise OutOfTimeError  # no new round starts after the timeout
+            self._began = True  # a run does at least one chunk or boundary
         if self._model is not None:
             self._model.run(store, info)
             return
@@ -317,7 +337,8 @@ class Sweep:
         ids = np.arange(first, first + n)
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(ids))
         if self.scheduler is not None:
-            self._run_rungs(store, space, samples, decoded, keys, info)
+            top = self.task.trainer(space, self.task.group_of(space, decoded[0]))
+            run_lanes(self, store, space, samples, info, getattr(top, "max_epochs", 1))
             return
         groups: dict[Group, list[int]] = {}
         for i in todo:
@@ -376,8 +397,3 @@ class Sweep:
         return stored.chunk_size(
             store, round_, label, lambda: self.backend.choose_chunk_size(self.task, job)
         )
-
-    def _run_rungs(self, store, space, samples, decoded, keys, info) -> None:
-        group = self.task.group_of(space, decoded[0])
-        top = getattr(self.task.trainer(space, group), "max_epochs", 1)
-        run_lanes(self, store, space, samples, info, top)
