@@ -108,12 +108,13 @@ def test_a_planted_sqlite_object_is_refused(stored, sql, capsys):
 
 
 def test_a_world_writable_cache_folder_is_not_used(tmp_path, monkeypatch, capsys):
-    from jaxtune import parallel
     from jaxtune.cli import cache
+    from jaxtune.parallel import default_caches
 
     used = []
-    monkeypatch.setattr(parallel, "enable_compilation_cache", used.append)
-    monkeypatch.setattr(parallel, "enable_calibration_cache", lambda: None)
+    monkeypatch.setattr(default_caches, "enable_compilation_cache", used.append)
+    monkeypatch.setattr(default_caches, "enable_calibration_cache", lambda: None)
+    monkeypatch.delenv("JAXTUNE_NO_CACHE", raising=False)
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)

@@ -201,7 +201,7 @@ def _sweep_from_args(args: argparse.Namespace) -> Any:
         backend=_backend(args, config.get("backend")),
         callbacks=_loggers(args),
         overwrite=getattr(args, "overwrite", False),
-        timeout=args.timeout,
+        timeout=getattr(args, "timeout", None),
     )
     if dropped:  # said once the sweep is accepted: a mistake stays one line
         print(

@@ -6,7 +6,8 @@ or a multi-host mesh; :func:`enable_compilation_cache` keeps compiled programs o
 :func:`enable_calibration_cache` the auto measurements. Inside: ``checks`` (arguments,
 before anything is traced), ``programs`` (compiled chunk programs and their cache), ``job``
 (dispatching chunks), ``calibrate`` (auto chunk size), ``calibration_cache`` (its files),
-``engine`` (:func:`run` itself).
+``engine`` (:func:`run` itself), ``default_caches`` (both caches in their default folders,
+as a sweep turns them on).
 """
 
 from jaxtune.parallel.calibrate import Calibration, cached_calibrations
@@ -17,6 +18,7 @@ from jaxtune.parallel.calibration_cache import (
     enable_calibration_cache,
 )
 from jaxtune.parallel.checks import check_chunk_size
+from jaxtune.parallel.default_caches import caches_off, enable_default_caches, unsafe_folder
 from jaxtune.parallel.engine import (
     choose_chunk_size,
     clear_cache,
@@ -32,6 +34,7 @@ __all__ = [
     "Chunk",
     "cached_calibrations",
     "cached_programs",
+    "caches_off",
     "calibration_cache_dir",
     "check_chunk_size",
     "choose_chunk_size",
@@ -40,6 +43,8 @@ __all__ = [
     "disable_calibration_cache",
     "enable_calibration_cache",
     "enable_compilation_cache",
+    "enable_default_caches",
     "jaxpr_text",
     "run",
+    "unsafe_folder",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 from jaxtune import hyperparams
@@ -142,6 +143,62 @@ def check_task_sizes(space: Space, task: Task, data: Any) -> None:
             f"{n_classes} classes (the output layer's width); at most {MAX_CLASSES}: "
             "labels must be 0 .. n_classes - 1"
         )
+
+
+def check_arguments(
+    *,
+    seed: Any,
+    store: Any,
+    chunk_size: Any,
+    maximize: Any,
+    exact: Any,
+    overwrite: Any,
+    cache: Any,
+) -> None:
+    """Refuse a bad plain argument of ``Sweep(...)`` in one line naming it.
+
+    Example:
+        >>> plain = dict(chunk_size="auto", maximize=None, exact=False, overwrite=False)
+        >>> check_arguments(seed=-1, store="runs/a", cache=None, **plain)
+        Traceback (most recent call last):
+        ...
+        ValueError: seed must be an integer in [0, 2**31), got -1
+    """
+    from jaxtune import parallel
+
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if not isinstance(store, str | os.PathLike) or not os.fspath(store).strip():
+        raise ValueError(f"store must be a folder path, got {store!r}")
+    parallel.check_chunk_size(chunk_size)
+    for name, value in (("maximize", maximize), ("cache", cache)):
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} must be True, False or None, got {value!r}")
+    for name, flag in (("exact", exact), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if exact and chunk_size not in ("auto", 1):
+        raise ValueError(
+            f"exact=True runs one trial per program (chunk_size=1); got chunk_size="
+            f"{chunk_size!r}: leave chunk_size out"
+        )
+
+
+def objective_of(task: Any, objective: Any, maximize: bool | None) -> tuple[str, bool]:
+    """The sweep's objective and direction: the task's own unless given, checked.
+
+    The task knows the direction of its own objective only; any other is minimized
+    unless ``maximize`` says otherwise. Never guessed from a name.
+    """
+    objective = objective or task.objective
+    if not isinstance(objective, str):
+        raise ValueError(f"objective must be a string, got {objective!r}")
+    check_objective = getattr(task, "check_objective", None)
+    if check_objective is not None:
+        check_objective(objective)
+    if maximize is None:
+        maximize = task.maximize if objective == task.objective else False
+    return objective, maximize
 
 
 def check_scheduled(

@@ -24,7 +24,7 @@ from jaxtune.store import Store
 from jaxtune.sweep.callbacks import check_callbacks
 from jaxtune.sweep.records import records_from_outputs
 
-__all__ = ["ChunkWriter", "OutOfTimeError", "Watch", "check_callbacks"]
+__all__ = ["ChunkWriter", "OutOfTimeError", "Watch", "check_callbacks", "timeout_line"]
 
 log = logging.getLogger("jaxtune.sweep")
 
@@ -105,6 +105,15 @@ class Watch:
 
 class OutOfTimeError(Exception):
     """A sweep's ``timeout`` passed: what ran is stored or saved; running again goes on."""
+
+
+def timeout_line(store: Store, timeout: float, path: str) -> str:
+    """The line a sweep that stopped at its ``timeout`` prints: what is stored, what next."""
+    done, total = len(store.trials()), sum(r["n_trials"] for r in store.rounds())
+    return (
+        f"jaxtune: timeout ({timeout:g} s): {done} of {total} trials stored; run again "
+        f"(jaxtune resume {path}) to go on"
+    )
 
 
 class ChunkWriter:

@@ -19,6 +19,7 @@ anything trains or is written, a user's function is traced once and its outputs 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -36,15 +37,17 @@ from jaxtune.space import Space
 from jaxtune.store import Store
 from jaxtune.strategies import is_lane_strategy
 from jaxtune.sweep import fingerprint, sampling, stored
-from jaxtune.sweep.checks import check_scheduled
+from jaxtune.sweep.checks import check_arguments, check_scheduled, objective_of
 from jaxtune.sweep.function import as_task
 from jaxtune.sweep.lane_round import run_lanes
 from jaxtune.sweep.model_rounds import ModelRounds, check_sampler, is_model_based, sampler_name
-from jaxtune.sweep.progress import ChunkWriter, OutOfTimeError, check_callbacks
+from jaxtune.sweep.progress import ChunkWriter, OutOfTimeError, check_callbacks, timeout_line
 from jaxtune.sweep.sampling import SAMPLERS, grid_points
 from jaxtune.sweep.schedulers import scheduler_from_dict, scheduler_to_dict
 from jaxtune.sweep.stored import SweepMismatchError
 from jaxtune.sweep.task import Group, SweepTask
+
+log = logging.getLogger("jaxtune.sweep")
 
 __all__ = ["SAMPLERS", "Sweep", "SweepMismatchError", "grid_points"]
 
@@ -99,6 +102,9 @@ class Sweep:
             ``time_budget_s``): then no new chunk or epoch starts, what ran is stored (a
             lane round's lanes in its snapshot), ``timed_out`` is set and the results so
             far are returned; running again (``jaxtune resume``) goes on exactly.
+        cache: keep compiled programs and ``chunk_size="auto"`` decisions on disk, as the
+            command line does (:mod:`jaxtune.parallel.default_caches`); None: on unless
+            ``JAXTUNE_NO_CACHE=1``.
 
     Example:
         >>> import tempfile, jaxtune
@@ -132,6 +138,7 @@ class Sweep:
         backend: Any = None,
         callbacks: list[Callable[[Any], Any]] | None = None,
         timeout: float | None = None,
+        cache: bool | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space.from_dict(space)
         n_trials = check_count("n_trials", n_trials, MAX_TRIALS)  # a NumPy integer too
@@ -142,21 +149,17 @@ class Sweep:
         self.model_sampler = sampler if lanes and is_model_based(sampler) else None
         #: Seconds between snapshots of a lane strategy's round (0: at every stop).
         self.snapshot_seconds = 5.0
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-            raise ValueError(f"seed must be an integer in [0, 2**31), got {seed!r}")
-        if not isinstance(store, str | os.PathLike) or not os.fspath(store).strip():
-            raise ValueError(f"store must be a folder path, got {store!r}")
-        parallel.check_chunk_size(chunk_size)
-        if maximize is not None and not isinstance(maximize, bool):
-            raise ValueError(f"maximize must be True, False or None, got {maximize!r}")
-        for name, flag in (("exact", exact), ("overwrite", overwrite)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
-        if exact and chunk_size not in ("auto", 1):
-            raise ValueError(
-                f"exact=True runs one trial per program (chunk_size=1); got chunk_size="
-                f"{chunk_size!r}: leave chunk_size out"
-            )
+        check_arguments(
+            seed=seed,
+            store=store,
+            chunk_size=chunk_size,
+            maximize=maximize,
+            exact=exact,
+            overwrite=overwrite,
+            cache=cache,
+        )
+        #: Whether run() turns on the caches on disk (:mod:`jaxtune.parallel.default_caches`).
+        self.cache = not parallel.caches_off() if cache is None else cache
         self.sampler, self.seed, self.path = sampler_name(sampler), seed, os.fspath(store)
         self.batch, self._model = batch, None
         self.exact, self.overwrite = exact, overwrite
@@ -167,15 +170,7 @@ class Sweep:
         self.task = as_task(task)
         # Before any file: the task checks the space and (a function) what it returns.
         self.task.prepare(self.space, self.seed)
-        self.objective = objective or self.task.objective
-        if not isinstance(self.objective, str):
-            raise ValueError(f"objective must be a string, got {self.objective!r}")
-        check_objective = getattr(self.task, "check_objective", None)
-        if check_objective is not None:
-            check_objective(self.objective)
-        if maximize is None:  # the task knows the direction of its own objective only
-            maximize = self.task.maximize if self.objective == self.task.objective else False
-        self.maximize = maximize
+        self.objective, self.maximize = objective_of(self.task, objective, maximize)
         self.backend = as_backend(backend)
         if self.backend is not None and is_model_based(sampler):
             raise ValueError("backend: a model-based sampler's rounds run in this process "
@@ -247,6 +242,7 @@ class Sweep:
         """Run every round's unfinished trials; return :class:`jaxtune.results.Results`."""
         from jaxtune.results import Results
 
+        self._caches()
         self.timed_out, self._began = False, False
         self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
         if self._model is not None:
@@ -258,14 +254,9 @@ class Sweep:
             self.timed_out = True
         finally:
             self.deadline = None
-        with Store.open(self.path) as store:
-            done, total = len(store.trials()), sum(r["n_trials"] for r in store.rounds())
+        with Store.open(self.path) as store:  # what was stored before the time ran out
             if not self.quiet:
-                print(
-                    f"jaxtune: timeout ({self.timeout:g} s): {done} of {total} trials "
-                    f"stored; run again (jaxtune resume {self.path}) to go on",
-                    file=sys.stderr,
-                )
+                print(timeout_line(store, self.timeout, self.path), file=sys.stderr)
             return Results.from_store(store)
 
     def zoom(self, top_k: int = 10, n_trials: int | None = None, margin: float = 0.1) -> Any:
@@ -281,6 +272,7 @@ class Sweep:
         """
         from jaxtune.results import Results
 
+        self._caches()
         top_k = check_count("top_k", top_k, MAX_TRIALS)
         n_trials = n_trials if n_trials is None else check_count("n_trials", n_trials, MAX_TRIALS)
         if self._model is not None:
@@ -300,6 +292,11 @@ class Sweep:
             )
             self._run_round(store, store.rounds()[-1])
             return Results.from_store(store)
+
+    def _caches(self) -> None:
+        problem = parallel.enable_default_caches() if self.cache else None
+        if problem is not None:
+            log.warning("jaxtune: %s", problem)
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[Store]:
