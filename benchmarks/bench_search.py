@@ -2,7 +2,11 @@
 
 Every strategy searches the same space of the same task (``search_space.py``) for a
 fixed wall-clock budget, once per seed, each run in a fresh process that is killed when
-its budget is spent (so compilation is paid by every run, as a user pays it). What each
+its budget is spent. ``--cache cold`` (the default): no cache on disk for anyone, so
+compilation is paid by every run, as a user pays it the first time; ``--cache warm``:
+every run, jaxtune's and its rivals', reads and writes one persistent XLA compilation
+cache (and jaxtune its calibration cache) that an unrecorded first run of the same
+strategy filled, as a user's second run of a tuning job finds it. What each
 run found is recorded the moment it is known, as a best-so-far validation accuracy
 against wall time (``search_curves.py``). Reported per strategy: the median and spread
 over seeds of the final best, the time to reach each target (98.0% and 98.5% on digits),
@@ -18,6 +22,7 @@ Usage::
 
     python benchmarks/bench_search.py [--quick] [--budget S] [--seeds K]
         [--workloads digits,adam] [--strategies "jaxtune SH,optuna TPE+HB"] [--out DIR]
+        [--cache cold|warm]
 
 Prints the tables and writes ``bench_search-<profile>-<timestamp>.json`` and ``.png``
 (default under ``benchmarks/results/``). When jax sees a GPU the ``gpu`` profile (larger
@@ -89,13 +94,27 @@ def _child_command(
     ]  # fmt: skip
 
 
-def _isolated(cmd: list[str], events: str, budget: float) -> str:
+def cache_env(mode: str, folder: str) -> dict[str, str]:
+    """The children's environment for ``--cache`` ``mode`` (caches under ``folder``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMP", "JAXTUNE_"))}
+    if mode == "cold":
+        return {**env, "JAXTUNE_NO_CACHE": "1"}
+    return {
+        **env,
+        "JAX_COMPILATION_CACHE_DIR": os.path.join(folder, "xla"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAXTUNE_CACHE_DIR": folder,
+    }
+
+
+def _isolated(cmd: list[str], events: str, budget: float, env: dict[str, str]) -> str:
     """Runs a child; kills its process group once its budget (from its own ``t0``) and
     a grace period have passed. Returns ``"ok"`` or what went wrong."""
     grace = KILL_GRACE_S + (30.0 if "ray ASHA" in cmd else 0.0)  # Ray shuts down itself
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env
+        )
         deadline = None
         while proc.poll() is None:
             if deadline is None and os.path.exists(events) and os.path.getsize(events):
@@ -113,12 +132,28 @@ def _isolated(cmd: list[str], events: str, budget: float) -> str:
 
 
 def bench_strategy(
-    strategy: str, workload: str, profile: SearchProfile, targets: Sequence[float]
+    strategy: str,
+    workload: str,
+    profile: SearchProfile,
+    targets: Sequence[float],
+    env: dict[str, str] | None = None,
+    warm_up: bool = False,
 ) -> dict[str, Any]:
-    """Every seed of one strategy on one workload, and its summary."""
+    """Every seed of one strategy on one workload, and its summary.
+
+    With ``warm_up`` an unrecorded run (seed -1 of the sequence: the last seed + 1)
+    first fills the caches ``env`` names.
+    """
     why = missing(strategy)
     if why:
         return {"status": why}
+    env = dict(os.environ) if env is None else env
+    if warm_up and profile.isolate:
+        with tempfile.TemporaryDirectory(prefix="bench_search-") as tmp:
+            events, workdir = os.path.join(tmp, "events.jsonl"), os.path.join(tmp, "work")
+            os.makedirs(workdir)
+            cmd = _child_command(strategy, workload, profile, profile.seeds, events, workdir)
+            _isolated(cmd, events, profile.budget_s, env)
     curves, trials, errors = [], [], []
     for seed in range(profile.seeds):
         with tempfile.TemporaryDirectory(prefix="bench_search-") as tmp:
@@ -126,7 +161,7 @@ def bench_strategy(
             os.makedirs(workdir)
             if profile.isolate:
                 cmd = _child_command(strategy, workload, profile, seed, events, workdir)
-                status = _isolated(cmd, events, profile.budget_s)
+                status = _isolated(cmd, events, profile.budget_s, env)
             else:
                 try:
                     run_strategy(strategy, workload, profile, seed, events, workdir)
@@ -162,6 +197,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workloads", help="comma-separated: digits,adam")
     p.add_argument("--strategies", help=f"comma-separated subset of: {', '.join(STRATEGIES)}")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and PNG")
+    p.add_argument(
+        "--cache",
+        choices=("cold", "warm"),
+        default="cold",
+        help="cold: no cache on disk; warm: one XLA cache for every run, filled first",
+    )
     for name in ("", "-workload", "-seed", "-events", "-workdir", "-profile"):
         p.add_argument(f"--child{name}", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -201,13 +242,17 @@ def main(argv: Sequence[str] | None = None) -> Path | None:
     print(f"bench_search ({profile.name}): jax {meta['jax']} on {meta['backend']} "
           f"({meta['device_kind']}), CPU {meta['cpu_model']} x{meta['cpu_count']}, "
           f"load average {meta['load_average_start']}; budget {profile.budget_s:.0f} s x "
-          f"{profile.seeds} seeds", flush=True)  # fmt: skip
+          f"{profile.seeds} seeds; caches {args.cache}", flush=True)  # fmt: skip
     results: dict[str, Any] = {}
+    caches = tempfile.mkdtemp(prefix="bench_search-cache-")
+    env, meta["cache"] = cache_env(args.cache, caches), args.cache
     for name in profile.workloads:
         wl = make_search_workload(name, profile)
         entries = {}
         for strategy in profile.strategies or STRATEGIES:
-            entries[strategy] = bench_strategy(strategy, name, profile, wl.targets)
+            entries[strategy] = bench_strategy(
+                strategy, name, profile, wl.targets, env, warm_up=args.cache == "warm"
+            )
         results[name] = {"label": wl.label, "targets": wl.targets, "budget_s": profile.budget_s,
                          "seeds": profile.seeds, "space": wl.space.to_dict(),
                          "task": wl.task.to_dict(), "strategies": entries}  # fmt: skip
@@ -222,13 +267,14 @@ def main(argv: Sequence[str] | None = None) -> Path | None:
     print(f"\nload average at the end {end} on {meta['cpu_count']} CPUs{note}; "
           f"{meta['wall_s']:.0f} s", flush=True)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench_search-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = f"bench_search-{profile.name}-{args.cache}-{time.strftime('%Y%m%d-%H%M%S')}"
     title = (f"{meta['cpu_model']} x{meta['cpu_count']}, jax {meta['jax']} "
              f"({meta['device_kind']}){', loaded' if loaded else ''}")  # fmt: skip
     png = figure(results, args.out / f"{stem}.png", title)
     report = {"meta": {**meta, "loaded": loaded}, "profile": dataclasses.asdict(profile),
               "workloads": results, "verdict": items, "markdown": markdown,
               "figure": str(png) if png else None}  # fmt: skip
+    shutil.rmtree(caches, ignore_errors=True)
     path = args.out / f"{stem}.json"
     path.write_text(json.dumps(strict_json(report), indent=1, allow_nan=False))
     print(f"wrote {path}" + (f" and {png}" if png else ""))

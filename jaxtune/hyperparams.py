@@ -9,7 +9,7 @@ what it does). Three kinds (see the design note):
   one program;
 - ``static``: changes the program itself; the sweep groups trials by it.
 
-Example:
+Examples:
     >>> TABLE["momentum"].kind, TABLE["momentum"].range_text()
     ('traced', '[0, 1)')
     >>> check_value("learning_rate", -1.0)
@@ -151,7 +151,7 @@ STATIC: tuple[str, ...] = tuple(h.name for h in _ROWS if h.kind == "static")
 def defaults(kind: str) -> dict[str, Any]:
     """The default value of every hyperparameter of one kind, in table order.
 
-    Example:
+    Examples:
         >>> defaults("masked")
         {'hidden': 64, 'layers': 2, 'epochs': 10}
     """
@@ -191,7 +191,7 @@ def check_value(name: str, value: Any, *, where: str = "") -> Any:
 def check_bounds(name: str, low: float, high: float, *, where: str = "space.") -> None:
     """Raise ``ValueError`` unless every value in ``[low, high]`` is allowed for ``name``.
 
-    Example:
+    Examples:
         >>> check_bounds("momentum", 0.5, 0.99)
         >>> check_bounds("momentum", 0.5, 1.0)
         Traceback (most recent call last):
@@ -209,9 +209,9 @@ def check_bounds(name: str, low: float, high: float, *, where: str = "space.") -
 
 
 def markdown_table() -> str:
-    """The table as Markdown, for the README (a test keeps the two equal).
+    """The table as Markdown, for docs/getting-started.md (a test keeps the two equal).
 
-    Example:
+    Examples:
         >>> markdown_table().splitlines()[2]
         '| `learning_rate` | traced | (0, inf) | 0.01 | initial learning rate alpha0 |'
     """

@@ -5,7 +5,7 @@ process allocate terabytes, abort in an XLA check or run for weeks without a wor
 value beyond it is refused in one line naming the argument and the allowed range,
 where the value enters and before anything is written to disk.
 
-Example:
+Examples:
     >>> check_count("n_trials", 8, MAX_TRIALS)
     8
     >>> check_count("n_trials", 10**9, MAX_TRIALS)
@@ -71,7 +71,7 @@ def check_count(name: str, value: Any, maximum: int, minimum: int = 1) -> int:
 def check_seconds(name: str, value: Any) -> float | None:
     """``value`` as a float if it is None or a finite number of seconds > 0.
 
-    Example:
+    Examples:
         >>> check_seconds("timeout", 2), check_seconds("timeout", None)
         (2.0, None)
     """

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from readme_blocks import block, readme_space, smaller
+from doc_blocks import block, readme_space, smaller
 
 import jaxtune
 from jaxtune.cli import main

@@ -45,7 +45,7 @@ def as_backend(spec: Any) -> RayBackend | None:
     Raises:
         ValueError: an unknown kind or option, naming the allowed ones; Ray missing.
 
-    Example:
+    Examples:
         >>> as_backend("local") is None
         True
         >>> as_backend({"kind": "ray", "max_retries": 1}).max_retries

@@ -29,7 +29,7 @@ def host_keys(keys: Any) -> tuple[np.ndarray, str | None]:
     Returns:
         ``(data, impl)``: ``jax.random.wrap_key_data(data, impl=impl)`` gives them back.
 
-    Example:
+    Examples:
         >>> data, impl = host_keys(jax.random.split(jax.random.key(0), 3))
         >>> data.shape, impl
         ((3, 2), 'threefry2x32')
@@ -91,7 +91,7 @@ def cut(jobs: list[GroupJob]) -> list[ChunkSpec]:
     Returns:
         The chunks of job 0, then job 1, and so on.
 
-    Example:
+    Examples:
         >>> job = GroupJob(None, {}, np.zeros((5, 2), np.uint32), None, 2)
         >>> [(c.start, c.stop) for c in cut([job])]
         [(0, 2), (2, 4), (4, 5)]

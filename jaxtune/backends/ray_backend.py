@@ -90,7 +90,7 @@ class RayBackend:
         stats: ``chunks`` run, ``resubmitted`` chunks, ``actors_started``, and ``by_node``
             / ``by_pid``: chunks per Ray node id and per actor process.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> backend = jaxtune.RayBackend(resources={"num_cpus": 1}, max_retries=2)
         >>> backend.to_dict()["kind"]
@@ -129,7 +129,7 @@ class RayBackend:
     def to_dict(self) -> dict[str, Any]:
         """The backend's settings (``kind = "ray"``), as a config's ``[backend]`` table.
 
-        Example:
+        Examples:
             >>> RayBackend(max_retries=1).to_dict()
             {'kind': 'ray', 'address': None, 'resources': None, 'max_retries': 1, 'actors': None}
         """

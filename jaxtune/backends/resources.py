@@ -21,7 +21,7 @@ def check_fits(resources: Mapping[str, Any], total: Mapping[str, float]) -> None
     Raises:
         ValueError: naming ``resources``, what is missing and what to use instead.
 
-    Example:
+    Examples:
         >>> check_fits({"num_cpus": 1}, {"CPU": 2.0})
         >>> check_fits({"num_gpus": 1}, {"CPU": 2.0})
         Traceback (most recent call last):

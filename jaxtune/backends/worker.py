@@ -36,7 +36,7 @@ class ChunkWorker:
             compilation cache (:func:`jaxtune.parallel.enable_compilation_cache`), so a
             replacement or second worker on the node loads programs instead of compiling.
 
-    Example:
+    Examples:
         >>> w = ChunkWorker(lambda hp, key: hp["x"] * 2)
         >>> out, seconds, where = w.run(
         ...     None, {"x": np.ones(2, np.float32)}, np.zeros((2, 2), np.uint32), None, 2

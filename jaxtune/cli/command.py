@@ -310,7 +310,7 @@ def _run(args: argparse.Namespace, target: Any) -> int:
 def _zoomed(rounds: Sequence[dict[str, Any]]) -> str:
     """What a zoom round narrowed: one line per dimension, old range -> new range.
 
-    Example:
+    Examples:
         >>> old = {"lr": {"type": "log_uniform", "low": 1e-4, "high": 1.0}, "bs": 64}
         >>> new = {"lr": {"type": "log_uniform", "low": 1e-3, "high": 0.1}, "bs": 64}
         >>> print(_zoomed([{"round": 0, "space": old}, {"round": 1, "space": new}]))

@@ -52,7 +52,7 @@ def count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     Returns:
         The parser, for ``add_argument(type=...)``.
 
-    Example:
+    Examples:
         >>> count(1)("3")
         3
         >>> count(1, 10)("11")
@@ -106,7 +106,7 @@ def package_name(text: str) -> str:
     Raises:
         argparse.ArgumentTypeError: not a dotted name of identifiers.
 
-    Example:
+    Examples:
         >>> package_name("mypkg.nets")
         'mypkg.nets'
     """
@@ -130,7 +130,7 @@ def positive(text: str) -> float:
     Raises:
         argparse.ArgumentTypeError: not a number, or not finite and positive.
 
-    Example:
+    Examples:
         >>> positive("1e-3")
         0.001
     """
@@ -187,7 +187,7 @@ def typed(config: dict[str, Any], key: str, kind: type, where: str) -> Any:
     Raises:
         UsageError: the value has another type.
 
-    Example:
+    Examples:
         >>> typed({"trials": 5}, "trials", int, "sweep.toml")
         5
     """

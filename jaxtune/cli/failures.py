@@ -1,6 +1,6 @@
 """The command's failures in one line: a missing extra, a failed write, any message.
 
-Example:
+Examples:
     >>> one_line(ValueError("first\\nsecond"))
     'first'
 """

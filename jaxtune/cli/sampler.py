@@ -47,7 +47,7 @@ def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: the ``sweep`` subcommand's parser.
 
-    Example:
+    Examples:
         >>> p = argparse.ArgumentParser()
         >>> add_sampler_arguments(p)
         >>> p.parse_args(["--sampler", "tpe", "--batch", "32"])
@@ -82,7 +82,7 @@ def sampler_options(
     Raises:
         ValueError: one line naming ``sampler`` (or a key of its table) and what it allows.
 
-    Example:
+    Examples:
         >>> sampler_options({"kind": "tpe", "batch": 16}, None, None, "a.toml")
         ('tpe', 16)
         >>> sampler_options("tpe", "cmaes", 8, "a.toml")
@@ -119,7 +119,7 @@ def sampler_for_resume(meta: Mapping[str, Any], path: str) -> tuple[str, int]:
         ValueError: the sweep used an Optuna sampler object, which a command cannot
             rebuild.
 
-    Example:
+    Examples:
         >>> sampler_for_resume({"sampler": "tpe", "batch": 16}, "runs/x")
         ('tpe', 16)
     """
@@ -141,7 +141,7 @@ def sampler_times_line(meta: Mapping[str, Any]) -> str | None:
     Returns:
         The line, or None for a sweep without a model-based sampler.
 
-    Example:
+    Examples:
         >>> times = [{"ask_s": 0.2, "tell_s": 0.01, "eval_s": 1.5, "trials": 64}] * 2
         >>> sampler_times_line({"sampler": "tpe", "sampler_times": times})
         'tpe: 2 rounds (128 trials); per round the sampler took 0.21-0.21 s, evaluation 1.5-1.5 s'

@@ -48,7 +48,7 @@ class Loop(Protocol):
 def metric_name(trainer: Any) -> str:
     """The name a trainer gives its validation metric (``val_<name>``); "metric" if none.
 
-    Example:
+    Examples:
         >>> metric_name(object())
         'metric'
     """
@@ -58,7 +58,7 @@ def metric_name(trainer: Any) -> str:
 def is_loop(obj: Any) -> bool:
     """Whether ``obj`` offers ``init`` and ``epoch`` (a loop, not a Trainer).
 
-    Example:
+    Examples:
         >>> is_loop(TrainerLoop), is_loop(lambda hp, key: {})
         (True, False)
     """
@@ -74,7 +74,7 @@ class TrainerLoop:
     ``trainer.run(state, hparams, n)`` one by one (the data order of epoch ``e`` is
     ``fold_in(order_key, e)`` either way).
 
-    Example:
+    Examples:
         >>> import jax, jaxtune
         >>> trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), max_epochs=2)
         >>> loop = TrainerLoop(trainer)
@@ -107,7 +107,7 @@ def hyperparams_setter(loop: Any) -> Any:
     A copied lane (PBT) goes through it, so a loop that keeps optimizer numbers in its
     state trains with the new ones; for the built-in trainer it is the trainer's.
 
-    Example:
+    Examples:
         >>> hyperparams_setter(object()) is None
         True
     """
@@ -132,7 +132,7 @@ def as_loop(obj: Any, max_epochs: int, *, why: str = "scheduler") -> Any:
         return TrainerLoop(obj)
     raise TypeError(
         f"{why}: stops trials between epochs, so the task must offer init(hparams, key) "
-        "-> state and epoch(state, hparams) -> (state, metrics) (README: 'Your own "
+        "-> state and epoch(state, hparams) -> (state, metrics) (docs/asha.md: 'Your own "
         "training loop'); a plain train(hparams, key) runs without a scheduler"
     )
 
@@ -145,7 +145,7 @@ class LoopTrain:
     stores); ``init`` and ``epoch`` are the loop's, so a lane strategy trains it epoch by
     epoch.
 
-    Example:
+    Examples:
         >>> import jax, jaxtune
         >>> trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), max_epochs=3)
         >>> train = LoopTrain(TrainerLoop(trainer), 3)

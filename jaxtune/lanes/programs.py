@@ -41,7 +41,7 @@ class Programs(NamedTuple):
 def compiles() -> dict[str, int]:
     """How often each kind of lane program was traced in this process so far.
 
-    Example:
+    Examples:
         >>> set(compiles()) <= {"fill", "advance"}
         True
     """

@@ -28,7 +28,7 @@ class MLflowLogger:
     Raises:
         ImportError: mlflow is not installed (the message names the extra).
 
-    Example:
+    Examples:
         >>> logger = MLflowLogger("sqlite:///mlflow.db", experiment="digits")  # doctest: +SKIP
         >>> jaxtune.Sweep(space, task, 64, callbacks=[logger]).run()  # doctest: +SKIP
     """

@@ -30,7 +30,7 @@ class TensorBoardLogger:
     Raises:
         ImportError: tensorboardX is not installed (the message names the extra).
 
-    Example:
+    Examples:
         >>> import tempfile, jaxtune
         >>> logdir = tempfile.mkdtemp()
         >>> results = jaxtune.Sweep(

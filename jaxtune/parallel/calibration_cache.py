@@ -89,7 +89,7 @@ def enable_calibration_cache(path: str | os.PathLike[str] | None = None) -> str:
     Returns:
       The directory in use.
 
-    Example:
+    Examples:
 
       >>> import tempfile
       >>> from jaxtune import parallel

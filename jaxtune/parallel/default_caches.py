@@ -6,7 +6,7 @@ of compiling them and reuses its ``chunk_size="auto"`` decisions. ``JAXTUNE_NO_C
 (or ``--no-cache``, or ``Sweep(cache=False)``) turns them off. Compiled programs are code
 that is loaded and run: a folder another user owns or every user can write is not used.
 
-Example:
+Examples:
     >>> unsafe_folder("/nonexistent/jaxtune-cache") is None
     True
 """

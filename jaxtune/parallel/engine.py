@@ -16,7 +16,7 @@ the last trial, so sweeps of different sizes reuse one compiled program; padding
 never reach the output. Compiled programs are cached per function, per-trial shapes,
 chunk size and placement: calling again with the same shapes does not trace ``fn`` again.
 
-Example:
+Examples:
 
   >>> import jax, jax.numpy as jnp
   >>> from jaxtune import parallel
@@ -135,7 +135,7 @@ def run(
         ``chunk_size < 1``, ``keys`` holds a different number of keys, ``devices`` is
         empty or has no ``"trials"`` axis, or the memory budget cannot be met.
 
-    Example:
+    Examples:
 
       >>> import jax, numpy as np
       >>> from jaxtune import parallel
@@ -154,7 +154,8 @@ def run(
       5/5
       >>> out["lr"]
       array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=float32)
-      >>> bool(np.isclose(out["w"][3], train({"lr": np.float32(0.4)}, keys[3])["w"]))
+      >>> alone = train({"lr": np.float32(0.4)}, keys[3])  # trial 3 on its own
+      >>> bool(np.isclose(out["w"].tolist()[3], alone["w"]))
       True
     """
     if not callable(fn):
@@ -238,7 +239,7 @@ def choose_chunk_size(
     Returns:
       Trials per device per compiled call, to pass as ``chunk_size``.
 
-    Example:
+    Examples:
 
       >>> import jax, numpy as np
       >>> from jaxtune import parallel
@@ -266,7 +267,7 @@ def clear_cache() -> None:
     Files on disk (:func:`enable_compilation_cache`, :func:`enable_calibration_cache`)
     stay, so the next call behaves as a new process would.
 
-    Example:
+    Examples:
 
       >>> from jaxtune import parallel
       >>> parallel.clear_cache()
@@ -297,7 +298,7 @@ def enable_compilation_cache(
       min_compile_time_secs: only store programs that took at least this long to compile.
       min_entry_size_bytes: only store programs at least this large.
 
-    Example:
+    Examples:
 
       >>> import tempfile
       >>> from jaxtune import parallel

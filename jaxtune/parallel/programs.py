@@ -218,7 +218,7 @@ def jaxpr_text(closed_jaxpr: Any) -> str:
     between a terminal, ``nohup``, a pipe and CI. This prints without colour, at a fixed
     width, with no source locations.
 
-    Example:
+    Examples:
         >>> closed = jax.make_jaxpr(lambda x: x * 2.0)(1.0)
         >>> jaxpr_text(closed)
         '{ lambda ; a:f32[]. let b:f32[] = mul a 2.0:f32[] in (b,) }'

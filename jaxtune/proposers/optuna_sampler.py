@@ -48,7 +48,7 @@ class OptunaProposer:
             :func:`ended` makes them: the study starts with them, and this proposer's
             trial numbers (and seeds) continue after them.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> space = jaxtune.Space(x=jaxtune.Uniform(0.0, 1.0))
         >>> p = OptunaProposer(space, 20, seed=0)
@@ -170,7 +170,7 @@ def ended(
     """A stored trial as a history entry of :class:`OptunaProposer` (its Optuna params,
     and ``FAIL`` when it has no finite value).
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> space = jaxtune.Space(m=jaxtune.OneMinusLogUniform(0.5, 0.99), eps=1e-8)
         >>> e = ended(space, {"m": 0.9, "eps": 1e-8}, 0.1, [0.3, 0.1], stopped=False)

@@ -80,7 +80,7 @@ def distribution(name: str, dim: Dimension, optuna: Any) -> tuple[str, Any] | No
 def distributions(space: Space) -> dict[str, Any]:
     """The Optuna distributions of a space, by Optuna parameter name (Fixed left out).
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> space = jaxtune.Space(
         ...     learning_rate=jaxtune.LogUniform(1e-4, 1.0),

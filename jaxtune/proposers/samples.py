@@ -22,7 +22,7 @@ class SampleProposer:
     Args:
         trials: the round's trials as plain values (``space.decode(samples)``).
 
-    Example:
+    Examples:
         >>> p = SampleProposer([{"x": 0.1}, {"x": 0.2}, {"x": 0.3}])
         >>> [t.number for t in p.ask(2)], p.remaining(), p.state()
         ([0, 1], 1, {'next': 2})

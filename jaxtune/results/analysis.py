@@ -97,7 +97,7 @@ def importance(
         ValueError: an unknown evaluator or parameter, fewer than two usable trials, or
             the same objective value in every trial.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jaxtune.results import Results
         >>> from jaxtune.space import LogUniform, Space

@@ -97,7 +97,7 @@ def categories(dim: Any) -> tuple[Any, ...] | None:
 def positions(dim: Any, encoded: Any) -> np.ndarray:
     """Where encoded values sit on ``dim``'s axis: a Choice's category index, else the value.
 
-    Example:
+    Examples:
         >>> positions(Choice([32, 64]), [64, 32, 64]).tolist()
         [1, 0, 1]
     """

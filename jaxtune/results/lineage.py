@@ -7,7 +7,7 @@ its objective at the interval's end (metadata ``pbt_lineage``). From those rows,
 value of every hyperparameter along that path; :func:`population_plot` draws the
 population's learning rate over epochs and the path of the best trial.
 
-Example:
+Examples:
     >>> def row(trial, k, epochs, parent, lr):
     ...     return dict(
     ...         trial=trial,
@@ -56,7 +56,7 @@ def lineage(results_or_meta: Any) -> list[dict[str, Any]]:
         Rows ``{"trial", "interval", "epochs": [start, end], "parent", "objective",
         "hparams"}``; empty for a sweep without PBT.
 
-    Example:
+    Examples:
         >>> lineage({"space": {}})
         []
     """
@@ -71,7 +71,7 @@ def path(results_or_meta: Any, trial_id: int) -> list[dict[str, Any]]:
     Raises:
         ValueError: the sweep holds no lineage of ``trial_id``.
 
-    Example:
+    Examples:
         >>> row = dict(trial=0, interval=0, epochs=[0, 1], parent=0, objective=None,
         ...            hparams={"lr": 0.1})  # fmt: skip
         >>> [r["interval"] for r in path({"pbt_lineage": {"0": [row]}}, 0)]

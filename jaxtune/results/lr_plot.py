@@ -33,7 +33,7 @@ def plot_lr_find(result: Any, path: PathLike | None = None, ax: Axes | None = No
     Returns:
         The Figure.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jaxtune.train.lr_find import LRFind
         >>> lrs = np.geomspace(1e-4, 1, 50)

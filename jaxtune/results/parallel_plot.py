@@ -46,7 +46,7 @@ def parallel_coordinates(results: Any, k: int = 20, path: PathLike | None = None
     Returns:
         The Figure: the axes, then the colorbar of the objective.
 
-    Example:
+    Examples:
         >>> from jaxtune.results import Results
         >>> from jaxtune.store import TrialRecord
         >>> space = Space(lr=LogUniform(1e-4, 1), opt=["sgd", "adam"], bs=64)

@@ -70,7 +70,7 @@ def samples(
     Returns:
         The Figure holding the axes.
 
-    Example:
+    Examples:
         >>> space = Space(lr=LogUniform(1e-4, 1), beta=OneMinusLogUniform(0.9, 0.999))
         >>> fig = samples(space.random(jax.random.key(0), 50), space, "lr", "beta")
         >>> ax = fig.axes[0]
@@ -106,7 +106,7 @@ def grid_vs_random(path: PathLike | None, *, key: jax.Array | None = None, n: in
     Returns:
         The Figure, two panels.
 
-    Example:
+    Examples:
         >>> fig = grid_vs_random(None, n=16)
         >>> [ax.get_title() for ax in fig.axes]
         ['Grid: 4 distinct values of alpha', 'Random: 16 distinct values of alpha']
@@ -243,8 +243,8 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
 
     One ``metric_vs_<name>.png`` per searched (not fixed) hyperparameter,
     ``learning_curves.png`` of the ``k`` best trials and, when the trials record their
-    learning rate (the built-in trainer), ``learning_rates.png``; under successive
-    halving or Hyperband ``rungs.png``, under PBT ``pbt.png`` (:func:`population_plot`).
+    learning rate (the built-in trainer), ``learning_rates.png``; when a strategy stopped
+    trials early ``rungs.png``, when PBT left a lineage ``pbt.png`` (:func:`population_plot`).
 
     Returns:
         The paths written.
@@ -261,7 +261,7 @@ def sweep_report(results: Any, out_dir: PathLike, k: int = 5) -> list[str]:
     pictures = [("learning_curves.png", learning_curves)]
     if any("learning_rate" in t.curves for t in results.trials):  # not a function's sweep
         pictures.append(("learning_rates.png", learning_rates))
-    if (results.meta.get("scheduler") or {}).get("kind") not in (None, "pbt"):  # rungs
+    if results.stopped_early:  # a strategy stopped trials at rungs
         pictures.append(("rungs.png", lambda r, k, path: rungs(r, path)))
     if results.meta.get("pbt_lineage") and "learning_rate" in results.hyperparameters:
         pictures.append(("pbt.png", lambda r, k, path: population_plot(r, path=path)))
@@ -295,7 +295,7 @@ def importance_bars(
     Returns:
         The Figure; each bar is labelled with its share.
 
-    Example:
+    Examples:
         >>> fig = importance_bars({"lr": 0.8, "momentum": 0.15, "units": 0.05})
         >>> ax = fig.axes[0]
         >>> [t.get_text() for t in ax.get_yticklabels()], len(ax.patches)

@@ -116,14 +116,8 @@ class Results:
 
         def key(t: TrialRecord) -> tuple[float, float, float, int]:
             # Under a scheduler, a trial of a higher rung trained longer: it ranks first.
-            rung = -(t.final.get("rung") or 0)
-            loss = t.final.get("val_loss")
-            return (
-                rung,
-                sign * t.final[self.objective],
-                loss if loss is not None else 1e300,
-                t.trial,
-            )
+            rung, loss = -(t.final.get("rung") or 0), t.final.get("val_loss")
+            return rung, sign * t.final[self.objective], 1e300 if loss is None else loss, t.trial
 
         return sorted(pool, key=key)[:k]
 
@@ -147,7 +141,7 @@ class Results:
         Raises:
             ValueError: no trial finished without diverging.
 
-        Example:
+        Examples:
             >>> ok = "ok"
             >>> trials = (
             ...     TrialRecord(0, 0, "", {"lr": 0.1}, ok, 0, {"val_loss": 0.4}),
@@ -259,6 +253,11 @@ class Results:
             if wanted is None or t.trial in wanted
         }
 
+    @property
+    def stopped_early(self) -> bool:
+        """Whether a strategy stopped any trial before its last epoch (rungs to show)."""
+        return any(t.final.get("stopped") for t in self.trials)
+
     def schedule(self, trial_id: int) -> dict[str, list[Any]]:
         """Per-epoch hyperparameters along a PBT trial's lineage.
 
@@ -279,8 +278,7 @@ class Results:
         status.
         """
         names = self.hyperparameters
-        rungs = (self.meta.get("scheduler") or {}).get("kind") not in (None, "pbt")
-        if rungs:
+        if self.stopped_early:
             names = [*names, "rung"]
         head = ["rank", "trial", *names, self.objective]
         if self.objective != "val_loss":
@@ -304,7 +302,7 @@ class Results:
             "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
         ]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        if rungs:
+        if self.stopped_early:
             from jaxtune.results.rung_plot import budget
 
             b = budget(self)
@@ -324,7 +322,7 @@ class Results:
     def __repr__(self) -> str:
         """A few lines: the store, how many trials, the best objective and hyperparameters.
 
-        Example:
+        Examples:
             >>> trials = (TrialRecord(0, 0, "", {"lr": 0.01}, "ok", 0, {"val_loss": 0.2}),)
             >>> Results(trials, {"objective": "val_loss"}, (), "runs/demo")
             Results('runs/demo': 1 trial (1 ok, 0 diverged), ranked by val_loss (lower is better)

@@ -26,7 +26,7 @@ def budget(results: Any) -> dict[str, float]:
         ``{"lane_epochs": spent, "full": trials x the top rung's epochs, "fraction": ...}``
         (``fraction`` 1.0 for a sweep without a scheduler).
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace as NS
         >>> trials = [NS(final={"epochs_trained": e}) for e in (1, 1, 3)]
         >>> budget(NS(trials=trials))

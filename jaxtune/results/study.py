@@ -212,7 +212,7 @@ def to_optuna(
             both ``load_if_exists`` and ``overwrite``.
         optuna.exceptions.DuplicatedStudyError: the study exists and neither flag is set.
 
-    Example:
+    Examples:
         >>> from jaxtune.results import Results
         >>> from jaxtune.store import TrialRecord
         >>> space = Space(lr=LogUniform(1e-4, 1.0), opt=Choice(["sgd", "adam"]))

@@ -108,7 +108,7 @@ def constant_schedule(init_value: ArrayLike) -> optax.Schedule:
     Returns:
         A schedule ``count -> init_value`` (broadcast to the shape of ``count``).
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.constant_schedule(0.1)
         >>> print(round(float(sched(0)), 6), round(float(sched(1000)), 6))
@@ -142,7 +142,7 @@ def inverse_time_decay(
     Returns:
         A schedule ``count -> learning rate``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.inverse_time_decay(0.1, decay_rate=1.0, steps_per_epoch=10)
         >>> [round(float(sched(c)), 6) for c in (0, 9, 10, 20)]
@@ -179,7 +179,7 @@ def exponential_decay(
     Returns:
         A schedule ``count -> learning rate``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.exponential_decay(0.1, steps_per_epoch=10, base=0.5)
         >>> [round(float(sched(c)), 6) for c in (0, 10, 25)]
@@ -218,7 +218,7 @@ def sqrt_epoch_decay(
     Returns:
         A schedule ``count -> learning rate``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.sqrt_epoch_decay(0.1, steps_per_epoch=10, k=1.0)
         >>> [round(float(sched(c)), 6) for c in (0, 9, 30)]
@@ -250,7 +250,7 @@ def sqrt_step_decay(init_value: ArrayLike, k: ArrayLike = 1.0) -> optax.Schedule
     Returns:
         A schedule ``count -> learning rate``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.sqrt_step_decay(0.1, k=2.0)
         >>> [round(float(sched(c)), 6) for c in (0, 3, 99)]
@@ -294,7 +294,7 @@ def piecewise_decay(
     Returns:
         A schedule ``count -> learning rate``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> sched = jaxtune.piecewise_decay(
         ...     1.0, steps_per_epoch=10, boundaries=[2, 5], scales=[0.1, 0.5]
@@ -354,7 +354,7 @@ def switch_schedule(index: ArrayLike, schedules: Sequence[optax.Schedule]) -> op
     Returns:
         A schedule ``count -> schedules[index](count)``.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> systems = [
         ...     jaxtune.constant_schedule(0.1),

@@ -31,7 +31,7 @@ def held_hyperparams(opt_state: optax.OptState) -> tuple[set[str], set[str]]:
         ``(numeric, scheduled)``: names held as numbers (settable) and names driven by a
         schedule (recomputed at every update).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, optax
         >>> state = optax.inject_hyperparams(optax.sgd)(0.1, momentum=0.9).init(jnp.zeros(2))
         >>> sorted(held_hyperparams(state)[0])
@@ -73,7 +73,7 @@ def set_hyperparams(opt_state: optax.OptState, **values: jax.typing.ArrayLike) -
         ValueError: a name no inject_hyperparams state holds (the message lists those it
             holds), a name driven by a schedule, or a value whose shape does not fit.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, optax, jaxtune
         >>> opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
         >>> state = opt.init(jnp.zeros(3))

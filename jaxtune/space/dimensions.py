@@ -209,7 +209,7 @@ class _Interval(Dimension):
 class Uniform(_Interval):
     """Uniform on ``[low, high]``: for values whose scale is linear (dropout, ``d``).
 
-    Example:
+    Examples:
         >>> dim = Uniform(0.0, 0.5)
         >>> print(dim.grid(3), dim.from_unit(0.25))
         [0.   0.25 0.5 ] 0.125
@@ -236,7 +236,7 @@ class LogUniform(_Interval):
     The right scale for a learning rate: with ``LogUniform(1e-4, 1)`` a quarter of the
     samples fall in each of [1e-4, 1e-3], ..., [0.1, 1]. Needs ``0 < low < high``.
 
-    Example:
+    Examples:
         >>> print(LogUniform(1e-4, 1.0).grid(5))
         [1.e-04 1.e-03 1.e-02 1.e-01 1.e+00]
     """
@@ -267,7 +267,7 @@ class OneMinusLogUniform(_Interval):
     over about the last 10 to 100 steps) as in [0.99, 0.999] (100 to 1000 steps).
     Needs ``0 < low < high < 1``.
 
-    Example:
+    Examples:
         >>> print(OneMinusLogUniform(0.9, 0.999).grid(3))
         [0.9   0.99  0.999]
     """
@@ -304,7 +304,7 @@ class Fixed(Dimension):
     A number appears as a constant array (int32 for an int, float32 for a float); a
     string or bool appears as index 0 of ``labels == (value,)``, like a one-value Choice.
 
-    Example:
+    Examples:
         >>> print(Fixed(1e-8).from_unit(jnp.zeros(2)), Fixed("adam").decode([0]))
         [1.e-08 1.e-08] ['adam']
     """

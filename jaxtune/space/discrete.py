@@ -51,7 +51,7 @@ class IntUniform(Dimension):
     middle of the slice, so ``from_unit(to_unit(x)) == x`` (exactly for ranges up to
     about 1e5 with ``log=True``, 1e7 without: float32 limits).
 
-    Example:
+    Examples:
         >>> dim = IntUniform(1, 4)
         >>> print(dim.from_unit(jnp.array([0.0, 0.3, 0.99])), dim.grid(10))
         [1 2 4] [1 2 3 4]
@@ -137,7 +137,7 @@ class Choice(Dimension):
     else (strings, booleans, or a mix with numbers) appears as the int32 index of the
     value; ``labels`` and ``decode`` turn indices back into values.
 
-    Example:
+    Examples:
         >>> dim = Choice(["sgd", "momentum", "adam"])
         >>> print(dim.from_unit(jnp.array([0.1, 0.5, 0.9])), dim.decode([2, 0]))
         [0 1 2] ['adam', 'sgd']
@@ -274,7 +274,7 @@ def as_dimension(spec: Any) -> Dimension:
     Returns:
         The Dimension.
 
-    Example:
+    Examples:
         >>> as_dimension({"type": "log_uniform", "low": 1e-4, "high": 1})
         LogUniform(0.0001, 1.0)
         >>> as_dimension(["relu", "tanh"]), as_dimension(0.9)

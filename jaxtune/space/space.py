@@ -11,7 +11,7 @@ Cartesian product, mostly for comparison: random search tries many more distinct
 of the hyperparameter that matters), :meth:`Space.quasi_random` (scrambled Sobol or
 Halton through :mod:`scipy.stats.qmc`), and :meth:`Space.zoom` for coarse-to-fine search.
 
-Example:
+Examples:
     >>> space = Space(lr=LogUniform(1e-4, 1.0), beta=OneMinusLogUniform(0.9, 0.999))
     >>> samples = space.random(jax.random.key(0), 10_000)
     >>> print(round(float(jnp.mean(samples["lr"] < 1e-2)), 2))  # two of four decades
@@ -74,7 +74,7 @@ class Space(Mapping[str, Dimension]):
     Raises:
         ValueError, TypeError: for an invalid dimension, with its name in the message.
 
-    Example:
+    Examples:
         >>> space = Space(lr=LogUniform(1e-4, 1), opt=["sgd", "adam"], eps=1e-8)
         >>> space
         Space(lr=LogUniform(0.0001, 1.0), opt=Choice(['sgd', 'adam']), eps=Fixed(1e-08))
@@ -140,7 +140,7 @@ class Space(Mapping[str, Dimension]):
         The others keep their order and their random draws (each draws from its name's
         key). An unknown name raises a KeyError listing the space's names.
 
-        Example:
+        Examples:
             >>> Space(lr=LogUniform(1e-4, 1), epochs=IntUniform(1, 20)).without("epochs")
             Space(lr=LogUniform(0.0001, 1.0))
         """
@@ -171,7 +171,7 @@ class Space(Mapping[str, Dimension]):
         Returns:
             A sample set; each array has shape ``(n,)``.
 
-        Example:
+        Examples:
             >>> space = Space(lr=LogUniform(1e-4, 1), units=IntUniform(16, 256))
             >>> draw = jax.jit(space.random, static_argnums=1)
             >>> s = draw(jax.random.key(1), 8)
@@ -200,7 +200,7 @@ class Space(Mapping[str, Dimension]):
             ValueError: if the grid would exceed ``MAX_GRID_SIZE`` points (the message
                 gives its size) or a count is missing or below 1.
 
-        Example:
+        Examples:
             >>> g = Space(lr=LogUniform(1e-3, 1), opt=["sgd", "adam"]).grid(4)
             >>> print(g["lr"], g["opt"])
             [0.001 0.001 0.01  0.01  0.1   0.1   1.    1.   ] [0 1 0 1 0 1 0 1]
@@ -235,7 +235,7 @@ class Space(Mapping[str, Dimension]):
         Returns:
             A sample set; each array has shape ``(n,)``.
 
-        Example:
+        Examples:
             >>> space = Space(x=Uniform(0, 1), y=Uniform(0, 1))
             >>> u = space.to_unit(space.quasi_random(64, seed=0))
             >>> bool(qmc.discrepancy(np.asarray(u)) < 1e-3)
@@ -271,7 +271,7 @@ class Space(Mapping[str, Dimension]):
         Returns:
             The new Space, same names and order.
 
-        Example:
+        Examples:
             >>> space = Space(lr=LogUniform(1e-6, 1), opt=["sgd", "adam", "rmsprop"])
             >>> best = {"lr": jnp.array([1e-3, 1e-2]), "opt": jnp.array([2, 2])}
             >>> space.zoom(best, margin=0.1)
@@ -305,7 +305,7 @@ class Space(Mapping[str, Dimension]):
     def from_unit(self, u: jax.typing.ArrayLike) -> Samples:
         """Unit coordinates ``(..., len(space))`` to a sample set; jit and vmap safe.
 
-        Example:
+        Examples:
             >>> space = Space(lr=LogUniform(1e-4, 1), beta=OneMinusLogUniform(0.9, 0.999))
             >>> s = space.from_unit(jnp.array([[0.0, 0.5], [0.75, 1.0]]))
             >>> print(np.round(s["lr"], 6), s["beta"])
@@ -323,7 +323,7 @@ class Space(Mapping[str, Dimension]):
     def decode(self, samples: Mapping[str, jax.typing.ArrayLike]) -> list[dict[str, Any]]:
         """One plain-Python dict per trial, strings restored from their indices.
 
-        Example:
+        Examples:
             >>> space = Space(lr=LogUniform(1e-4, 1), opt=["sgd", "adam"], bs=64)
             >>> space.decode(space.grid(2))[:2]
             [{'lr': 0.0001, 'opt': 'sgd', 'bs': 64}, {'lr': 0.0001, 'opt': 'adam', 'bs': 64}]
@@ -344,7 +344,7 @@ class Space(Mapping[str, Dimension]):
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """``{name: {"type": ..., ...}}``, the form config files use.
 
-        Example:
+        Examples:
             >>> Space(lr=LogUniform(1e-4, 1)).to_dict()
             {'lr': {'type': 'log_uniform', 'low': 0.0001, 'high': 1.0}}
         """
@@ -354,7 +354,7 @@ class Space(Mapping[str, Dimension]):
     def from_dict(cls, d: Mapping[str, Any]) -> Space:
         """A Space from ``{name: spec}``; each spec as accepted by :func:`as_dimension`.
 
-        Example:
+        Examples:
             >>> Space.from_dict({"lr": {"type": "log_uniform", "low": 1e-4, "high": 1}})
             Space(lr=LogUniform(0.0001, 1.0))
         """
@@ -376,7 +376,7 @@ class Space(Mapping[str, Dimension]):
 
         Needs ``tomli-w`` (``pip install 'jaxtune[config]'``).
 
-        Example:
+        Examples:
             >>> print(Space(lr=LogUniform(1e-4, 1)).to_toml(table="space"))
             [space.lr]
             type = "log_uniform"

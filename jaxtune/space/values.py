@@ -41,7 +41,7 @@ def check_sample(cls: str, arg: str, value: float, low: float, high: float, why:
 def check_static(cls: str, value: Any) -> None:
     """``TypeError`` unless ``static`` is a bool (``static=1`` is a slip, not a choice).
 
-    Example:
+    Examples:
         >>> check_static("Choice", True)
         >>> check_static("Choice", 1)
         Traceback (most recent call last):
@@ -55,7 +55,7 @@ def check_static(cls: str, value: Any) -> None:
 def static_text(dim: Any) -> str:
     """``", static=True"`` for the repr of a static dimension, else ``""``.
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace
         >>> static_text(SimpleNamespace(static=True)), static_text(SimpleNamespace(static=False))
         (', static=True', '')

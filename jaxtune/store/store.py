@@ -111,7 +111,7 @@ def clean_float(x: float) -> float | None:
 class Store:
     """A sweep's folder and database. Use :meth:`open` (write) or :meth:`read`.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with Store.open(tempfile.mkdtemp() + "/demo") as store:
         ...     store.initialize({"seed": 0}, dict(space={}, n_trials=1, sampler="random", seed=0))

@@ -33,7 +33,7 @@ STRATEGIES = {
 def is_lane_strategy(obj: object) -> bool:
     """Whether ``obj`` decides per lane (``init`` and ``decide``), e.g. :class:`ASHA`.
 
-    Example:
+    Examples:
         >>> is_lane_strategy(ASHA()), is_lane_strategy("asha")
         (True, False)
     """

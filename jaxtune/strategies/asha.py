@@ -46,7 +46,7 @@ class ASHA(EpochBudget):
             trials reaching a rung go on.
         lanes: trials trained at once (None: ``min(n_trials, 64)``).
 
-    Example:
+    Examples:
         >>> from jaxtune.strategies import Report
         >>> asha = ASHA(max_epochs=9, min_epochs=1, reduction_factor=3)
         >>> asha.rungs()

@@ -93,7 +93,7 @@ class Strategy(Protocol):
 def better(a: float, b: float, maximize: bool) -> bool:
     """Whether objective ``a`` is strictly better than ``b`` (NaN is never better).
 
-    Example:
+    Examples:
         >>> better(0.9, 0.8, True), better(0.9, 0.8, False), better(math.nan, 0.1, True)
         (True, False, False)
     """
@@ -107,7 +107,7 @@ def better(a: float, b: float, maximize: bool) -> bool:
 def check_int(owner: str, name: str, value: Any, low: int) -> int:
     """``value`` when it is an integer >= ``low``; else a ``ValueError`` naming it.
 
-    Example:
+    Examples:
         >>> check_int("asha", "reduction_factor", 3, 2)
         3
     """

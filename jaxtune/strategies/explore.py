@@ -9,7 +9,7 @@ uniform and integer dimensions (integers rounded), ``1 - (1 - x) * f`` for
 one-minus-log-uniform ones, one step to a neighbouring value (direction at random) for a
 choice; with probability ``resample_probability`` a fresh draw from the dimension instead.
 
-Example:
+Examples:
     >>> import jax, jax.numpy as jnp
     >>> from jaxtune.space import LogUniform, OneMinusLogUniform
     >>> dims = {"lr": LogUniform(1e-3, 1.0), "beta": OneMinusLogUniform(0.5, 0.99)}
@@ -50,7 +50,7 @@ def _scaled(dim: Dimension, x: jax.Array, factor: jax.Array) -> jax.Array:
 def clip(dim: Dimension, x: jax.Array) -> jax.Array:
     """``x`` (encoded) moved into the dimension: bounds of a range, a valid choice.
 
-    Example:
+    Examples:
         >>> from jaxtune.space import LogUniform
         >>> float(clip(LogUniform(0.1, 1.0), jnp.float32(3.0)))
         1.0
@@ -118,7 +118,7 @@ def explorer(
         The explored values (names outside ``dims`` kept), clipped to the space, each
         with its input's dtype.
 
-    Example:
+    Examples:
         >>> from jaxtune.space import LogUniform
         >>> step = explorer({"lr": LogUniform(1e-3, 1.0)}, factors=(2.0,), resample_probability=0)
         >>> round(float(step({"lr": jnp.float32(0.1)}, jax.random.key(0))["lr"]), 4)

@@ -16,7 +16,7 @@ brackets ``s = s_max .. 0``, ``s_max = floor(log_eta(R / r_min))``, each startin
 at ``round(R eta^(i - s))`` epochs: every bracket ends at ``R`` exactly, also when ``R``
 is not a power of ``eta``.
 
-Example:
+Examples:
     >>> (plan,) = SuccessiveHalving(min_epochs=1, reduction_factor=3, max_epochs=27).brackets(81)
     >>> [(r.lanes, r.epochs) for r in plan]
     [(81, 1), (27, 3), (9, 9), (3, 27)]
@@ -47,7 +47,7 @@ class Rung(NamedTuple):
 def lane_epochs(brackets: Sequence[Sequence[Rung]]) -> int:
     """Epochs trained over all lanes of a plan (the budget a scheduler spends).
 
-    Example:
+    Examples:
         >>> lane_epochs(SuccessiveHalving(max_epochs=27).brackets(81))
         243
     """

@@ -33,7 +33,7 @@ Defaults and semantics follow Ray Tune's ``PopulationBasedTraining``
 - the lineage (per trial and interval: hyperparameters, parent, objective) is the
   strategy's own state, saved with the runtime's snapshots.
 
-Example:
+Examples:
     >>> pbt = PBT(interval_epochs=2, max_epochs=6)
     >>> pbt.boundaries()
     [(0, 2), (2, 4), (4, 6)]

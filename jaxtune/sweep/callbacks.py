@@ -36,7 +36,7 @@ def check_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...
     Raises:
         TypeError: naming ``callbacks`` and the first item that is not callable.
 
-    Example:
+    Examples:
         >>> def log(record): ...
         >>> check_callbacks([log]) == (log,)
         True

@@ -42,7 +42,7 @@ __all__ = [
 def bounds(dim: Dimension) -> tuple[float, float]:
     """Smallest and largest numeric value of a dimension without labels.
 
-    Example:
+    Examples:
         >>> bounds(Choice([32, 64])), bounds(LogUniform(1e-3, 1.0))
         ((32.0, 64.0), (0.001, 1.0))
     """
@@ -157,7 +157,7 @@ def check_arguments(
 ) -> None:
     """Refuse a bad plain argument of ``Sweep(...)`` in one line naming it.
 
-    Example:
+    Examples:
         >>> plain = dict(chunk_size="auto", maximize=None, exact=False, overwrite=False)
         >>> check_arguments(seed=-1, store="runs/a", cache=None, **plain)
         Traceback (most recent call last):
@@ -234,7 +234,7 @@ def check_scheduled(
     ):
         raise TypeError(
             "scheduler: stops trials between epochs, so the task must offer init(hparams, "
-            "key) -> state and epoch(state, hparams) -> (state, metrics) (README: 'Your "
+            "key) -> state and epoch(state, hparams) -> (state, metrics) (docs/asha.md: 'Your "
             "own training loop'), or be a trainer of jaxtune.make_train; a plain "
             "train(hparams, key) function trains straight through: leave scheduler out"
         )

@@ -56,7 +56,7 @@ def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
 def check_arity(fn: Callable[..., Any]) -> None:
     """``ValueError`` in one line when ``fn`` cannot be called as ``fn(hparams, key)``.
 
-    Example:
+    Examples:
         >>> check_arity(lambda hparams, key: 0.0)
         >>> check_arity(lambda config: 0.0)
         Traceback (most recent call last):
@@ -81,7 +81,7 @@ def check_arity(fn: Callable[..., Any]) -> None:
 def is_concrete_error(error: BaseException) -> bool:
     """Whether ``error`` says a traced value was used where a concrete one is needed.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> try:
         ...     jax.jit(lambda n: jnp.zeros((n,)))(3)
@@ -100,7 +100,7 @@ def is_concrete_error(error: BaseException) -> bool:
 def is_traced(value: Any) -> bool:
     """Whether a hyperparameter value is traced (an array), not a plain static value.
 
-    Example:
+    Examples:
         >>> is_traced(np.float32(0.1)), is_traced("relu"), is_traced(64)
         (True, False, False)
     """
@@ -113,7 +113,7 @@ def trace(
     """``jax.make_jaxpr`` of ``fn(hparams, key)`` with array values traced and plain
     (static) values passed as they are; ``swap`` calls ``fn(key, hparams)``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> closed = trace(lambda hp, key: hp["x"] * hp["n"], {"x": jnp.float32(1), "n": 3}, None)
         >>> len(closed.jaxpr.invars)
@@ -218,7 +218,7 @@ def explain(
         error: what the trace raised.
         space: the sweep's space, to name the static form of a dimension.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jaxtune.space import IntUniform, Space
         >>> space = Space(width=IntUniform(8, 64))

@@ -52,7 +52,7 @@ def _update(h: Any, x: Any) -> None:
 def array_digest(arrays: Iterable[Any]) -> str:
     """SHA-256 of arrays' dtypes, shapes and bytes, in order.
 
-    Example:
+    Examples:
         >>> array_digest([np.zeros(2)]) == array_digest([np.zeros(2)])
         True
         >>> array_digest([np.zeros(2)]) == array_digest([np.zeros(2, np.float32)])
@@ -73,7 +73,7 @@ def program_digest(closed_jaxpr: Any) -> str:
     (of Python callbacks in the parameters) removed, so the digest is the same in every
     process.
 
-    Example:
+    Examples:
         >>> f = lambda x: x * 2.0
         >>> g = lambda x: x * 3.0
         >>> x = jnp.ones(3)
@@ -120,7 +120,7 @@ def mismatch(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> str | None:
     Only digests present on both sides are compared (``source`` never is). A store made
     before fingerprints existed has none: nothing can be compared.
 
-    Example:
+    Examples:
         >>> mismatch({"program": "a", "source": "x"}, {"program": "a", "source": "y"})
         >>> mismatch({"program": "a"}, {"program": "b"})
         "the function's program changed since this sweep was stored"

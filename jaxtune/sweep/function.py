@@ -46,7 +46,7 @@ def static_names(space: Space, *, labels: bool = True) -> tuple[str, ...]:
     unequal to ``"relu"``. A :func:`jaxtune.make_train` trainer reads a label dimension
     (``decay_system``) as its index, so for it ``labels=False``.
 
-    Example:
+    Examples:
         >>> from jaxtune.space import Choice, IntUniform, LogUniform
         >>> space = Space(
         ...     lr=LogUniform(1e-3, 1), act=["tanh", "relu"], width=IntUniform(8, 64, static=True)
@@ -68,7 +68,7 @@ class WithStatic:
     ``max_epochs``) is the function's own; its ``init``/``run`` are not offered (they
     would skip the static values), so a scheduler refuses a static group.
 
-    Example:
+    Examples:
         >>> fn = WithStatic(lambda hp, key: hp["x"] * hp["k"], (("k", 3),), ("x", "k"))
         >>> float(fn({"x": np.float32(2.0)}, None))
         6.0
@@ -106,7 +106,7 @@ class FunctionTask:
         maximize: whether higher is better. Default: the trainer's direction for its own
             objective, else False.
 
-    Example:
+    Examples:
         >>> from jaxtune.space import Uniform
         >>> task = FunctionTask(lambda hp, key: {"val_loss": hp["x"] ** 2})
         >>> space = Space(x=Uniform(0, 1))
@@ -242,7 +242,7 @@ def as_task(task: Any) -> SweepTask:
     """The task interface of ``task``: a :class:`Task` or other :class:`SweepTask` as it
     is, a callable wrapped in :class:`FunctionTask`, ``None`` the default :class:`Task`.
 
-    Example:
+    Examples:
         >>> as_task(None) == Task(), type(as_task(lambda hp, key: {})).__name__
         (True, 'FunctionTask')
     """

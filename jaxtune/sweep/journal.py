@@ -80,7 +80,7 @@ def journal_storage(path: str) -> tuple[Any, Any]:
         ``(storage, backend)``: pass ``storage`` to ``optuna.create_study``; call
         ``backend.sync()`` to fsync.
 
-    Example:
+    Examples:
         >>> import tempfile, optuna
         >>> path = tempfile.mkdtemp() + "/optuna.jsonl"
         >>> storage, backend = journal_storage(path)
@@ -109,7 +109,7 @@ def complete_partial_trials(study: Any, storage: Any, distributions: dict[str, A
     Returns:
         The numbers of the trials completed.
 
-    Example:
+    Examples:
         >>> import tempfile, optuna
         >>> storage, _ = journal_storage(tempfile.mkdtemp() + "/optuna.jsonl")
         >>> study = optuna.create_study(storage=storage, study_name="s")

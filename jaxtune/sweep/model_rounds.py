@@ -77,7 +77,7 @@ def _is_optuna_sampler(sampler: Any) -> bool:
 def is_model_based(sampler: Any) -> bool:
     """Whether ``sampler`` is ``"tpe"``, ``"cmaes"``, ``"gp"`` or an Optuna sampler.
 
-    Example:
+    Examples:
         >>> is_model_based("tpe"), is_model_based("random")
         (True, False)
     """
@@ -87,7 +87,7 @@ def is_model_based(sampler: Any) -> bool:
 def sampler_name(sampler: Any) -> str:
     """The name a store keeps: the string, or ``optuna:<class name>`` of an instance.
 
-    Example:
+    Examples:
         >>> sampler_name("tpe")
         'tpe'
     """
@@ -107,7 +107,7 @@ def check_sampler(sampler: Any, batch: Any, scheduler: Any, allowed: tuple[str, 
         ValueError: naming ``sampler`` (with the allowed values) or ``batch``.
         MissingSamplerError: Optuna (or cmaes, or PyTorch for "gp") is not installed.
 
-    Example:
+    Examples:
         >>> check_sampler("tpe", 64, None, ("random",))
         >>> check_sampler("bayes", 64, None, ("random",))
         Traceback (most recent call last):
@@ -152,7 +152,7 @@ class ModelRounds:
         rounds: the :class:`~jaxtune.sweep.optuna_rounds.OptunaRounds` of the study, once
             :meth:`open` ran.
 
-    Example:
+    Examples:
         >>> import tempfile, jaxtune
         >>> space = jaxtune.Space(x=jaxtune.Uniform(-2.0, 2.0))
         >>> sweep = jaxtune.Sweep(

@@ -94,7 +94,7 @@ class OptunaRounds:
         ask_seconds: seconds Optuna spent in each :meth:`ask` (the sampler's own time).
         tell_seconds: seconds of each :meth:`tell`.
 
-    Example:
+    Examples:
         >>> import numpy as np, jaxtune
         >>> space = jaxtune.Space(x=jaxtune.Uniform(-2.0, 2.0), opt=["sgd", "adam"])
         >>> rounds = OptunaRounds(space, "tpe", seed=0)

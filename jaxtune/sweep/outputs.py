@@ -62,7 +62,7 @@ def _part(entry: Any) -> str:
 def named(outputs: Any, root: str) -> dict[str, Any]:
     """``{name: leaf}`` of a (possibly nested) output; a bare leaf is named ``root``.
 
-    Example:
+    Examples:
         >>> named({"a": 1.0, "b": {"c": 2.0}}, "val_loss")
         {'a': 1.0, 'b/c': 2.0}
         >>> named(3.0, "val_loss")
@@ -111,7 +111,7 @@ def probe(
             a hyperparameter the space lacks). Other errors of ``fn`` are raised as
             they are.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> p = probe(
         ...     lambda hp, key: {"val_loss": hp["x"] ** 2, "curve": jnp.ones(3)},
@@ -180,7 +180,7 @@ def check_objective(found: Probe, objective: str, metric: str = "metric") -> Non
 
     The message lists the outputs and names the closest one (``difflib``).
 
-    Example:
+    Examples:
         >>> p = Probe(False, {"val_los": ()}, False, None)
         >>> check_objective(p, "val_loss")
         Traceback (most recent call last):

@@ -32,7 +32,7 @@ HANG_ADVICE = (
     "if it is hung rather than slow, stop it (finished chunks are stored) and resume with "
     "Sweep(..., chunk_size=1), or with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false set "
     "before jax starts (XLA CPU can hang on vmapped loops, jax-ml/jax#25861; see the "
-    "README's 'Progress and hangs')"
+    "docs/command-line.md, 'Progress and hangs')"
 )
 
 

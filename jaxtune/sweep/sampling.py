@@ -61,7 +61,7 @@ def draw(
 ) -> dict[str, jax.Array]:
     """Samples ``offset .. offset + n - 1`` of sequence ``sequence`` (a round's own).
 
-    Example:
+    Examples:
         >>> from jaxtune.space import LogUniform
         >>> space = Space(lr=LogUniform(1e-3, 1.0))
         >>> first = draw(space, "random", 0, 6)["lr"]

@@ -4,7 +4,7 @@ Successive halving, Hyperband, ASHA and PBT all run on the lane runtime
 (:mod:`jaxtune.lanes`). :func:`scheduler_from_dict` reads a config's ``[scheduler]``
 table or a store's record.
 
-Example:
+Examples:
     >>> scheduler_from_dict("hb").brackets()[0][:2]
     [Rung(lanes=27, epochs=1), Rung(lanes=9, epochs=3)]
 """
@@ -46,7 +46,7 @@ def scheduler_from_dict(spec: Any) -> Any:
     A lane strategy object (:mod:`jaxtune.strategies`, a user's own included) is kept as
     it is.
 
-    Example:
+    Examples:
         >>> scheduler_from_dict({"kind": "sh", "max_epochs": 9})
         SuccessiveHalving(min_epochs=1, reduction_factor=3, max_epochs=9, lanes=None)
     """
@@ -72,7 +72,7 @@ def scheduler_from_dict(spec: Any) -> Any:
 def scheduler_to_dict(scheduler: Any) -> dict[str, Any]:
     """The plain values a store keeps of a scheduler (a user's strategy: its fields).
 
-    Example:
+    Examples:
         >>> scheduler_to_dict(ASHA(max_epochs=9))["kind"]
         'asha'
     """

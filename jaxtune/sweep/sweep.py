@@ -106,7 +106,7 @@ class Sweep:
             command line does (:mod:`jaxtune.parallel.default_caches`); None: on unless
             ``JAXTUNE_NO_CACHE=1``.
 
-    Example:
+    Examples:
         >>> import tempfile, jaxtune
         >>> space, seen = jaxtune.Space(learning_rate=jaxtune.LogUniform(1e-2, 1.0)), []
         >>> task = jaxtune.Task(dataset="synthetic", epochs=1)

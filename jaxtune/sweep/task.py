@@ -214,7 +214,7 @@ class Task:
     def optimizer_spec(self) -> AnyOptimizer | None:
         """The resolved optimizer when it is not one of the six families, else None.
 
-        Example:
+        Examples:
             >>> Task(optimizer="lion").optimizer_spec().hyperparams
             ('b1', 'b2', 'learning_rate', 'weight_decay')
             >>> Task(optimizer="adam").optimizer_spec() is None
@@ -226,7 +226,7 @@ class Task:
     def user_model(self) -> models.Model:
         """The import-path model, built once per task object.
 
-        Example:
+        Examples:
             >>> task = Task(model="jaxtune.train.models:CNN", model_kwargs={"n_out": 10})
             >>> task.user_model().n_out
             10

@@ -67,7 +67,7 @@ class Standardization:
         mean: ``(*input_shape)`` mean of the training inputs.
         scale: ``(*input_shape)`` their standard deviation (1 for a constant feature).
 
-    Example:
+    Examples:
         >>> s = Standardization(np.array([1.0, 2.0]), np.array([2.0, 1.0]))
         >>> s(np.array([[3.0, 2.0]])).tolist()
         [[1.0, 0.0]]
@@ -146,7 +146,7 @@ class Dataset:
         Raises:
             ValueError: inputs whose trailing shape is not :attr:`input_shape`.
 
-        Example:
+        Examples:
             >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
             >>> ds = from_arrays(x, y)
             >>> train, _ = train_val_split(y, stratify=True)

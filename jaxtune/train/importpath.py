@@ -37,7 +37,7 @@ def allowed_imports(packages: Iterable[str]) -> Iterator[None]:
         packages: package or module names (``"mypkg"`` allows ``mypkg`` and
             ``mypkg.nets``); empty: no import path at all.
 
-    Example:
+    Examples:
         >>> with allowed_imports(["jaxtune"]):
         ...     load_object("jaxtune.train.models:CNN", where="task.model").__name__
         'CNN'
@@ -81,7 +81,7 @@ def check_allowed(path: str, *, where: str) -> None:
 def is_import_path(text: Any) -> bool:
     """Whether ``text`` has the form ``module:attribute`` (both parts non-empty).
 
-    Example:
+    Examples:
         >>> is_import_path("mypkg.nets:ConvNet"), is_import_path("digits")
         (True, False)
     """
@@ -109,7 +109,7 @@ def load_object(path: str, *, where: str) -> Any:
             does not import, a missing attribute, or a module the current rule does not
             allow (:func:`allowed_imports`).
 
-    Example:
+    Examples:
         >>> load_object("jaxtune.train.models:CNN", where="task.model").__name__
         'CNN'
         >>> load_object("jaxtune.train.models:Nothing", where="task.model")

@@ -67,7 +67,7 @@ def steepest(lrs: np.ndarray, smoothed: np.ndarray) -> int:
     The slope between neighbours ``(l[i+1] - l[i]) / (log lr[i+1] - log lr[i])`` is most
     negative at ``i``; the suggestion is ``lrs[i]``, the left point of that pair.
 
-    Example:
+    Examples:
         >>> lrs = np.geomspace(1e-4, 1, 5)
         >>> steepest(lrs, np.array([2.0, 1.9, 1.0, 0.8, 3.0]))
         1
@@ -85,7 +85,7 @@ def valley(smoothed: np.ndarray) -> int:
     ``start + floor(s) + floor(s / 2)`` with ``s = (end - start) / 3``: about halfway
     along (fastai's docs say "about 2/3"; this is their code's formula, kept exactly).
 
-    Example:
+    Examples:
         >>> valley(np.array([3.0, 3.0, 2.9, 2.5, 2.0, 1.2, 1.0, 4.0]))  # 2.5: halfway down
         3
     """
@@ -328,7 +328,7 @@ def lr_find(
     Returns:
         An :class:`LRFind`.
 
-    Example:
+    Examples:
         >>> import jaxtune
         >>> data = jaxtune.datasets.synthetic(n=512)
         >>> model = jaxtune.models.MLP(max_hidden=16, max_layers=1, n_out=data.n_out)

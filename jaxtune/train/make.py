@@ -53,7 +53,7 @@ def resolve_model(model: Any) -> Model | NNXModel:
         TypeError: anything else, e.g. a linen module *class* (pass an instance) or a
             function that takes no ``rngs``.
 
-    Example:
+    Examples:
         >>> import functools, jax.numpy as jnp
         >>> from flax import nnx
         >>> resolve_model(MLP(8, 1, 3)).__class__.__name__
@@ -104,7 +104,7 @@ def model_from_import(
             is not a flax module, arguments the model does not take, or an object that
             is no model.
 
-    Example:
+    Examples:
         >>> model_from_import("jaxtune.train.models:CNN", {"n_out": 10}).n_out
         10
         >>> model_from_import("collections:OrderedDict")
@@ -204,7 +204,7 @@ def make_train(
     Returns:
         A :class:`Trainer`: ``trainer(hparams, key) -> History``.
 
-    Example:
+    Examples:
         >>> import jax, jaxtune
         >>> data = jaxtune.datasets.synthetic(n=256, seed=0)
         >>> trainer = make_train(data, batch_size=32, max_epochs=3)

@@ -66,7 +66,7 @@ def final_metrics(
         validation loss), ``epochs_completed`` and ``diverged``, each with the leading
         axes of ``history``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> nan = jnp.nan
         >>> h = History(

@@ -63,7 +63,7 @@ _EVAL = {"deterministic": True, "use_running_average": True}
 def is_nnx(model: Any) -> bool:
     """Whether ``model`` is an ``nnx.Module`` instance or subclass.
 
-    Example:
+    Examples:
         >>> is_nnx(nnx.Linear), is_nnx(nnx.Linear(2, 3, rngs=nnx.Rngs(0))), is_nnx(print)
         (True, True, False)
     """
@@ -95,7 +95,7 @@ def _view(module: nnx.Module, modes: dict[str, bool]) -> nnx.Module:
 def takes_rngs(module: Any) -> bool:
     """Whether the module's ``__call__`` has a parameter named ``rngs``.
 
-    Example:
+    Examples:
         >>> class Net(nnx.Module):
         ...     def __call__(self, x, rngs: nnx.Rngs):
         ...         return x
@@ -136,7 +136,7 @@ class NNXModel:
     :meth:`apply_eval`, which carry batch statistics and RNG streams too. Build it
     with :func:`as_nnx_model`.
 
-    Example:
+    Examples:
         >>> import functools, jax, jax.numpy as jnp
         >>> class Net(nnx.Module):
         ...     def __init__(self, *, rngs):
@@ -242,7 +242,7 @@ def as_nnx_model(model: Any) -> NNXModel:
         TypeError: a factory that does not return an ``nnx.Module``, a class that cannot
             be built from ``rngs`` alone, or an unsupported variable type (named).
 
-    Example:
+    Examples:
         >>> import functools, jax, jax.numpy as jnp
         >>> model = as_nnx_model(functools.partial(nnx.Linear, 4, 3))
         >>> params = model.init(jax.random.key(0), jnp.ones((2, 4)))

@@ -78,7 +78,7 @@ def numeric_arguments(factory: Callable[..., Any]) -> dict[str, Any]:
         ``{argument: default}`` in signature order; a required argument's default is
         ``inspect.Parameter.empty``.
 
-    Example:
+    Examples:
         >>> import optax
         >>> sorted(numeric_arguments(optax.lion))
         ['b1', 'b2', 'learning_rate', 'weight_decay']
@@ -115,7 +115,7 @@ def optax_optimizer(name: str) -> Callable[..., optax.GradientTransformation]:
     Raises:
         ValueError: naming ``name`` when optax has no such optimizer.
 
-    Example:
+    Examples:
         >>> optax_optimizer("lion").__name__
         'lion'
         >>> optax_optimizer("nosuch")
@@ -167,7 +167,7 @@ class AnyOptimizer:
                 ``learning_rate`` argument.
             TypeError: something that is neither a string nor a callable.
 
-        Example:
+        Examples:
             >>> import jax.numpy as jnp
             >>> lion = AnyOptimizer.resolve("lion")
             >>> lion.hyperparams
@@ -212,7 +212,7 @@ class AnyOptimizer:
 
         ``names`` are optimizer hyperparameters only (the caller removes the trainer's).
 
-        Example:
+        Examples:
             >>> AnyOptimizer.resolve("lion").check_names(["b1"])
             >>> AnyOptimizer.resolve("lion").check_names(["momentum"], where="space.")
             Traceback (most recent call last):
@@ -242,7 +242,7 @@ it takes ['b1', 'b2', 'learning_rate', 'weight_decay']
             ValueError: a required argument of the factory that ``hparams`` leaves out
                 (``learning_rate`` excepted: it defaults to 0.01).
 
-        Example:
+        Examples:
             >>> import jax, jax.numpy as jnp
             >>> ada = AnyOptimizer.resolve("adabelief")
             >>> def first_update(b1):  # one program for every b1

@@ -103,7 +103,7 @@ def resolve_optimizer(optimizer: Optimizer) -> str | AnyOptimizer:
     Raises:
         ValueError: an unknown name, naming it.
 
-    Example:
+    Examples:
         >>> resolve_optimizer("adam"), resolve_optimizer("lion").name
         ('adam', 'lion')
         >>> resolve_optimizer("nosuch")
@@ -172,7 +172,7 @@ def decay_factor(
     Returns:
         A schedule ``count -> factor``, 1 at every step for ``"none"``.
 
-    Example:
+    Examples:
         >>> import jaxtune.optimizers as O
         >>> f = O.decay_factor({"decay_system": 1, "decay_rate": 1.0}, steps_per_epoch=10)
         >>> round(float(f(0)), 6), round(float(f(10)), 6)
@@ -234,7 +234,7 @@ def make_optimizer(
         Its first state holds the family's numbers, ``learning_rate`` among them, so
         :func:`jaxtune.set_hyperparams` changes them between epochs.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, jaxtune.optimizers as O
         >>> opt = O.make_optimizer("adam", {"learning_rate": 0.1}, steps_per_epoch=10)
         >>> state = opt.init(jnp.zeros(2))
@@ -266,7 +266,7 @@ def learning_rate_at(opt_state: optax.OptState, factor: optax.Schedule) -> jax.A
     Reads the outermost ``inject_hyperparams`` state's ``learning_rate`` and the outermost
     ``scale_by_schedule`` count, so a user's factory that nests its own is fine.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, jaxtune.optimizers as O
         >>> hp = {"learning_rate": 0.1, "decay_system": 1, "decay_rate": 1.0}
         >>> state = O.make_optimizer("lion", hp, 10).init(jnp.zeros(2))

@@ -55,7 +55,7 @@ def train_val_split(
 def check_val_fraction(val_fraction: float) -> None:
     """``ValueError`` unless ``0 < val_fraction < 1``.
 
-    Example:
+    Examples:
         >>> check_val_fraction(0.2)
         >>> check_val_fraction(1.0)
         Traceback (most recent call last):

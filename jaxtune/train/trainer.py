@@ -183,7 +183,7 @@ class Trainer:
         no recompile (what population-based training does to a copied state). The decay
         hyperparameters are read from ``hparams`` at every :meth:`run`.
 
-        Example:
+        Examples:
             >>> import jax, jaxtune
             >>> trainer = jaxtune.make_train(jaxtune.datasets.synthetic(), optimizer="sgd")
             >>> state = jax.jit(trainer.init)({"learning_rate": 0.1}, jax.random.key(0))

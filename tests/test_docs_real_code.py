@@ -1,39 +1,25 @@
-"""README "Real training code": every code block runs as written, in a fresh namespace.
+"""The guide's "Real training code" (docs/your-code.md): every code block runs as written,
+in a fresh namespace.
 
-Like ``tests/test_package.py`` this reads ``README.md`` from the repository root; it
-takes the ```` ```python ```` blocks of that one section (up to the next ``## ``
+It takes the ```` ```python ```` blocks of that one section (up to the next ``## ``
 heading) and runs each in an empty folder, so their stores (``runs/...``) stay there.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import types
-from pathlib import Path
 
 import pytest
+from doc_blocks import blocks, section
 
-ROOT = Path(__file__).resolve().parents[1]
-SECTION = "## Real training code"
-
-
-def section_blocks(title: str) -> list[str]:
-    """The python code blocks of the README section ``title``."""
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(title + "\n")
-    end = readme.find("\n## ", start + len(title))
-    body = readme[start : end if end >= 0 else None]
-    return re.findall(r"^```python\n(.*?)^```", body, re.S | re.M)
-
-
-BLOCKS = section_blocks(SECTION)
+SECTION = "Real training code"
+BLOCKS = blocks(SECTION)
 
 
 def test_the_section_has_one_example_per_kind_and_the_table():
     assert len(BLOCKS) == 5
-    readme = (ROOT / "README.md").read_text()
-    assert "| kind of code | glue it needs | strategies it gets |" in readme
+    assert "| kind of code | glue it needs | strategies it gets |" in section(SECTION)
     assert "def make_train(config)" in BLOCKS[0] and "static=True" in BLOCKS[0]
     assert "def __call__(self, x, rngs: nnx.Rngs)" in BLOCKS[1]
     assert "width=Choice([16, 32], static=True)" in BLOCKS[2]
@@ -51,7 +37,7 @@ def test_a_real_training_code_block_runs_as_written(index, tmp_path, monkeypatch
     module = types.ModuleType(f"readme_block_{index}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
-    exec(compile(BLOCKS[index], f"README.md:{SECTION}[{index}]", "exec"), namespace)
+    exec(compile(BLOCKS[index], f"docs/your-code.md:{SECTION}[{index}]", "exec"), namespace)
     printed = capsys.readouterr().out
     results = namespace["results"]
     assert len(results.trials) >= 4 and all(t.status == "ok" for t in results.trials)

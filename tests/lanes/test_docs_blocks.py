@@ -1,23 +1,19 @@
-"""README's lane-runtime section runs as written: TPE + ASHA, a user's strategy (median
-stopping, under 80 lines), and a user's Flax TrainState loop."""
+"""The lane-runtime guide (docs/asha.md) runs as written: TPE + ASHA, a user's strategy
+(median stopping, under 80 lines), and a user's Flax TrainState loop."""
 
 from __future__ import annotations
 
-import re
 import sys
 import types
-from pathlib import Path
 
 import pytest
+from doc_blocks import blocks as section_blocks
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = "## Early stopping after any epoch"
+SECTION = "Early stopping after any epoch"
 
 
 def blocks() -> list[str]:
-    text = README.read_text()
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    return section_blocks(SECTION)
 
 
 def test_the_section_has_its_three_examples():
@@ -36,7 +32,7 @@ def test_readme_block_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     module = types.ModuleType("readme_block")  # a dataclass looks its module up
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    code = compile(blocks()[index], f"README block {index}", "exec", dont_inherit=True)
+    code = compile(blocks()[index], f"docs/asha.md block {index}", "exec", dont_inherit=True)
     exec(code, module.__dict__)
     results = module.results
     assert len(results.trials) == {0: 16, 1: 16, 2: 8}[index]
