@@ -37,10 +37,10 @@ def _private_cache_dir() -> str:
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _private_cache_dir()
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-# A sweep (Python API and command line) keeps its caches in ~/.cache/jaxtune by default:
-# not in tests, whose calibrations and programs stay their own (the tests of the
-# defaults unset this).
-os.environ.setdefault("JAXTUNE_NO_CACHE", "1")
+# A sweep (Python API and command line) keeps its caches on disk by default, in
+# $JAXTUNE_CACHE_DIR: in tests that is the suite's own private folder too (compiled
+# programs there, chunk-size decisions under calibration/), never ~/.cache.
+os.environ.setdefault("JAXTUNE_CACHE_DIR", os.environ["JAX_COMPILATION_CACHE_DIR"])
 
 import jax  # noqa: E402 (after the cache folder is set: jax reads it at import)
 import pytest  # noqa: E402

@@ -39,6 +39,7 @@ def test_readmes_short_example_runs(tmp_path, monkeypatch, capsys):
         block("A short example"),
         trials="n_trials=64 -> n_trials=6",
         epochs='dataset="digits", epochs=9 -> dataset="digits", epochs=3',
+        lanes="lanes=16 -> lanes=3",  # refills too
     )
     monkeypatch.chdir(tmp_path)
     module = types.ModuleType("short_example")

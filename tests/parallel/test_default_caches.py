@@ -67,4 +67,9 @@ def test_a_bad_cache_argument_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"cache must be True, False or None, got 'yes'"):
         _sweep(tmp_path, cache="yes")
     assert not (tmp_path / "s").exists()
-    assert parallel.caches_off()  # the suite's own setting (tests/conftest.py)
+
+
+def test_the_switch_reads_the_environment(monkeypatch):
+    for value, off in (("", False), ("0", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv("JAXTUNE_NO_CACHE", value)
+        assert parallel.caches_off() is off

@@ -6,6 +6,7 @@ its strategy's ``max_epochs``."""
 from __future__ import annotations
 
 import pytest
+from user_loops import Descent
 
 import jaxtune
 from jaxtune.cli import main
@@ -19,26 +20,6 @@ STRATEGIES = {
 SPACE = jaxtune.Space(learning_rate=jaxtune.LogUniform(1e-3, 1.0))
 
 
-class Descent:
-    """A user's own loop: gradient descent on ``0.5 x^2``, the rate read at every epoch."""
-
-    max_epochs = 3
-
-    def init(self, hparams, key):
-        import jax
-
-        return {"x": jax.random.normal(key, (3,)) + 2.0}
-
-    def epoch(self, state, hparams):
-        import jax.numpy as jnp
-
-        x = state["x"] * (1.0 - hparams["learning_rate"])
-        return {"x": x}, {"loss": 0.5 * jnp.mean(x**2)}
-
-    def with_hyperparams(self, state, hparams):
-        return state  # nothing kept in the state: PBT's copies train with the new rate
-
-
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 @pytest.mark.parametrize("task", ["built-in", "own loop"])
@@ -47,7 +28,7 @@ def test_every_strategy_with_every_proposer_on_both_kinds_of_task(
 ):
     if sampler == "tpe":
         pytest.importorskip("optuna")
-    trainer = jaxtune.Task(dataset=tiny_npz, epochs=3) if task == "built-in" else Descent()
+    trainer = jaxtune.Task(dataset=tiny_npz, epochs=3) if task == "built-in" else Descent(3)
     kw = {"sampler": sampler, "scheduler": STRATEGIES[name], "quiet": True}
     if task == "own loop":
         kw["objective"] = "loss"

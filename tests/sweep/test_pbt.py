@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from user_loops import Descent
 
 import jaxtune
 from jaxtune.space import Choice, IntUniform, LogUniform, OneMinusLogUniform, Space, Uniform
@@ -318,22 +319,6 @@ def test_pbt_refuses_a_trainer_that_cannot_take_new_hyperparameters(tmp_path):
     )
     with pytest.raises(TypeError, match=r"must offer with_hyperparams\(state, hparams\)"):
         sweep.run()
-
-
-class Descent:
-    """A user's own loop: gradient descent on ``0.5 |x|^2``, the rate read at every epoch."""
-
-    max_epochs = 6
-
-    def init(self, hparams, key):
-        return {"x": jax.random.normal(key, (4,)) + 3.0}
-
-    def epoch(self, state, hparams):
-        x = state["x"] * (1.0 - hparams["learning_rate"])
-        return {"x": x}, {"loss": 0.5 * jnp.mean(x**2)}
-
-    def with_hyperparams(self, state, hparams):
-        return state  # nothing kept in the state: the next epoch reads hparams
 
 
 def test_tpe_proposes_the_population_of_pbt_on_a_users_loop(tmp_path):
