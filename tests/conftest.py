@@ -87,3 +87,21 @@ def medium_npz(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Enough data that a chunk of 4 trials takes a noticeable time, so a kill lands
     mid-sweep on a fast machine too."""
     return _blobs_npz(tmp_path_factory.mktemp("data") / "medium.npz", 2500, 1.5, seed=1)
+
+
+@pytest.fixture(autouse=True)
+def calibration_cache_off_in_engine_tests(request: pytest.FixtureRequest):
+    """The engine's tests (tests/parallel/) watch calibrations happen and read the cache's
+    state themselves: no decision read from disk unless a test turns the cache on (a sweep
+    run earlier in the same worker turns the default one on); the earlier state after."""
+    if "parallel" not in request.node.path.parent.parts:
+        yield
+        return
+    from jaxtune import parallel
+
+    before = parallel.calibration_cache_dir()
+    parallel.disable_calibration_cache()
+    yield
+    parallel.disable_calibration_cache()
+    if before is not None:
+        parallel.enable_calibration_cache(before)
