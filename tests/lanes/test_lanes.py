@@ -252,3 +252,39 @@ def test_a_grown_round_keeps_its_trials_and_continues(tiny_npz, tmp_path, sample
     else:  # TPE heard the first six: no proposal repeats one of them
         seen = [tuple(t.hparams.values()) for t in first.values()]
         assert all(tuple(grown[i].hparams.values()) not in seen for i in range(6, 10))
+
+
+def test_fill_initializes_new_lanes_exactly_as_a_vmapped_init(tiny_npz):
+    """``fill`` runs ``init`` lane by lane (half the compile of a vmapped one): the states
+    of the lanes that take a new trial equal ``vmap(init)``'s bit for bit, the others
+    keep what they held."""
+    from jaxtune.lanes.programs import programs, template
+
+    task = jaxtune.Task(dataset=tiny_npz, epochs=2)
+    task.prepare(SPACE, 0)
+    group = task.group_of(SPACE, {"learning_rate": 0.1, "momentum": 0.9, "hidden": 8})
+    loop = lanes.TrainerLoop(task.trainer(SPACE, group))
+    n = 4
+    hp = {
+        "learning_rate": np.linspace(0.01, 0.4, n).astype(np.float32),
+        "momentum": np.full(n, 0.9, np.float32),
+        "hidden": np.array([4, 8, 12, 16], np.int32),
+    }
+    keys = jax.random.split(jax.random.key(3), n)
+    held = jax.vmap(loop.init)(hp, jax.random.split(keys[0], n))  # what the lanes held
+    fresh = np.array([True, False, True, True])
+    empty = template(loop, hp, keys)
+    progs = programs(loop, ("fill-exactness", tiny_npz, group), n)
+    no_copy = (jnp.arange(n, dtype=jnp.int32), jnp.zeros(n, bool))
+    got = progs.fill(held, hp, keys, jnp.asarray(fresh), empty, jnp.zeros(n, bool), *no_copy)
+    want = jax.vmap(loop.init)(hp, keys)
+
+    def data(x):
+        is_key = jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+        return np.asarray(jax.random.key_data(x) if is_key else x)
+
+    leaves = [jax.tree.leaves(t) for t in (got, want, held)]
+    for g, w, h in zip(*leaves, strict=True):
+        g, w, h = data(g), data(w), data(h)
+        np.testing.assert_array_equal(g[fresh], w[fresh])
+        np.testing.assert_array_equal(g[~fresh], h[~fresh])
