@@ -77,6 +77,8 @@ class LaneRuntime:
         deadline: a ``time.monotonic()`` value: after the first boundary trained past
             it, :meth:`run` saves a snapshot and returns False (a run from that
             snapshot goes on exactly); None: no deadline.
+        events: told ``{"event", "trial", "epoch", ...}`` of every stop, pause, resume
+            and copy as it is decided (round numbers), or None.
 
     Example: see :func:`jaxtune.sweep.lane_round.run_lanes`, which builds one per round.
     """
@@ -101,6 +103,7 @@ class LaneRuntime:
         every: float = 0.0,
         explore: Callable[..., tuple[dict[str, Any], dict[str, Any]]] | None = None,
         deadline: float | None = None,
+        events: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.strategy, self.proposer, self.lanes = strategy, proposer, lanes
         self.loop_for, self.group_of, self.encode = loop_for, group_of, encode
@@ -109,6 +112,7 @@ class LaneRuntime:
         self.objective, self.maximize = objective, maximize
         self.commit, self.save, self.every = commit, save, every
         self.explore, self.deadline = explore, deadline
+        self.events = events or (lambda event: None)
         self.pools: dict[Group, Pool] = {}
         self.queue: list[Proposal] = []
         self.paused: dict[int, Paused] = {}
@@ -168,6 +172,9 @@ class LaneRuntime:
             return
         self.state, resume, stop = schedule(self.state, sorted(self.paused))
         finished = [self.paused.pop(n) for n in sorted(stop)]
+        for p in finished:  # not promoted: it ends where it paused
+            early = p.epoch < self.strategy.max_epochs
+            self.events({"event": "stop", "trial": p.number, "epoch": p.epoch, "early": early})
         self._finish(
             [Finished(p.number, p.hparams, p.group, p.curves, True, p.seconds) for p in finished]
         )
@@ -185,6 +192,8 @@ class LaneRuntime:
             else:
                 waiting_resume.append(number)
         self.resuming = waiting_resume
+        for _, p in (pair for taken in resumed.values() for pair in taken):
+            self.events({"event": "resume", "trial": p.number, "epoch": p.epoch})
         placed: dict[Group, list[Any]] = {g: [] for g in resumed}
         while True:  # again while proposals open new groups: their lanes are free too
             known = len(self.pools)
@@ -226,20 +235,26 @@ class LaneRuntime:
         ]
         state, decisions = self.strategy.decide(self.state, reports)
         top = self.strategy.max_epochs
-        stops, pauses, copies = [], [], []
+        stops, pauses, copies, told = [], [], [], []
         for (p, i), r, d in zip(lanes, reports, decisions, strict=True):
+            at = {"trial": r.trial, "epoch": r.epoch}
             if isinstance(d, Copy) and r.epoch < top:
                 copies.append((p, i, d))
+                told.append({"event": "copy", **at, "source": d.source})
             elif d == STOP or r.epoch >= top or math.isnan(r.value):
                 stops.append((p, i, r.epoch < top))
+                told.append({"event": "stop", **at, "early": r.epoch < top})
             elif d == PAUSE:
                 pauses.append((p, i))
+                told.append({"event": "pause", **at})
         now = time.monotonic()
         due = stops or pauses or copies
         if self.save is not None and due and now - self._saved >= self.every:
             self.save(*self._snapshot())  # (1) before anything depends on it
             self._saved = now
         self.state = state
+        for event in told:
+            self.events(event)
         self._copy({int(p.trial[i]): (p, i) for p, i in lanes}, copies)
         self._finish(  # (2) and (3)
             [

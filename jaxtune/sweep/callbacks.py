@@ -11,6 +11,15 @@ halving, Hyperband, PBT) commits through one writer
 earlier, interrupted run is not told again on resume; an exception in a callback stops
 the sweep (the trial is already stored; ``jaxtune resume`` goes on). Built-in callbacks:
 :class:`jaxtune.loggers.TensorBoardLogger` and :class:`jaxtune.loggers.MLflowLogger`.
+
+A callback that also has an ``on_event(event)`` method is told what a lane strategy
+decides at each boundary (:func:`tell_event`), as Ray Tune's ``Callback.on_trial_*``
+hooks are: a dict with ``"event"`` (``"stop"``, ``"pause"``, ``"resume"`` or
+``"copy"``), ``"trial"`` (its id), ``"round"``, ``"epoch"`` (epochs trained so far),
+and for a copy ``"source"`` (the id whose state it takes), for a stop ``"early"``
+(stopped before ``max_epochs``). Events are told as they happen, before the trials of
+their boundary are committed; after a resume the boundaries since the last snapshot
+are decided again, and their events told again.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Callback", "check_callbacks"]
+__all__ = ["Callback", "check_callbacks", "tell_event"]
 
 Callback = Callable[[Any], Any]
 """``callback(record)``; its return value is ignored."""
@@ -55,3 +64,22 @@ def check_callbacks(callbacks: Sequence[Callback] | None) -> tuple[Callback, ...
         if not callable(fn):
             raise TypeError(f"callbacks[{i}] must be a callable callback(record), got {fn!r}")
     return tuple(callbacks)
+
+
+def tell_event(callbacks: Sequence[Callback], event: dict[str, Any]) -> None:
+    """Tell ``event`` to every callback that has an ``on_event`` method.
+
+    Examples:
+        >>> class Seen(list):
+        ...     def __call__(self, record): ...
+        ...     def on_event(self, event):
+        ...         self.append(event["event"])
+        >>> seen = Seen()
+        >>> tell_event([seen, print], {"event": "pause", "trial": 3, "round": 0, "epoch": 1})
+        >>> seen
+        ['pause']
+    """
+    for fn in callbacks:
+        hook = getattr(fn, "on_event", None)
+        if callable(hook):
+            hook(event)

@@ -35,6 +35,7 @@ from jaxtune.proposers import OptunaProposer, SampleProposer, ended
 from jaxtune.space import Fixed
 from jaxtune.store import Store, TrialRecord
 from jaxtune.sweep import stored
+from jaxtune.sweep.callbacks import tell_event
 from jaxtune.sweep.progress import ChunkWriter, OutOfTimeError
 from jaxtune.sweep.records import records_from_outputs
 from jaxtune.train import History
@@ -197,6 +198,7 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
         every=sweep.snapshot_seconds,
         explore=explore if copies else None,
         deadline=sweep.deadline,
+        events=lambda e: tell_event(sweep.callbacks, _global(e, first, round_)),
     )
     store.set_meta(lanes=lanes)
     try:
@@ -207,6 +209,12 @@ def run_lanes(sweep: Any, store: Store, space: Any, samples: Any, info: dict, to
             raise OutOfTimeError  # the snapshot holds the lanes: the next run goes on from it
     finally:
         writer.close()
+
+
+def _global(event: dict[str, Any], first: int, round_: int) -> dict[str, Any]:
+    """A runtime event with trial ids (not round numbers) and its round."""
+    ids = {k: first + event[k] for k in ("trial", "source") if k in event}
+    return {**event, **ids, "round": round_}
 
 
 def _record(f, loop, first, round_, strategy, rung_of, sweep) -> TrialRecord:
