@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# The API reference (docs/api.md) only renders docstrings, under the guides' headings.
+PAGES = [ROOT / "README.md", *sorted(set((ROOT / "docs").glob("*.md")) - {ROOT / "docs/api.md"})]
 
 
 def section(heading: str) -> str:
@@ -55,3 +56,14 @@ def readme_space() -> str:
         or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "space")
     ]
     return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+
+
+def every_block() -> list[tuple[str, str, int]]:
+    """``(page, heading, index)`` of every ```python block of README and the guides."""
+    found = []
+    for page in PAGES:
+        for part in re.split(r"(?m)^## ", page.read_text())[1:]:
+            heading = part.splitlines()[0]
+            code = re.findall(r"(?m)^```python\n(.*?)^```", part, flags=re.S)
+            found += [(page.name, heading, i) for i in range(len(code))]
+    return found

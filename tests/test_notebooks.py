@@ -26,12 +26,12 @@ NOTEBOOK_DIR = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 EXPECTED = {
     "01_learning_rate_decay": ["lowered to 0.01: final train loss"],
     "02_grid_vs_random": ["random found", "% of seeds"],
-    "03_caviar_sweep": ["32 trials in", "ratio batched / one at a time:"],
-    "04_importance": ["fANOVA mean", "learning_rate"],
-    "05_coarse_to_fine": ["round 2: 16 trials", "best overall: trial"],
+    "03_caviar_sweep": ["100%", "32 trials in", "ratio batched / one at a time:"],
+    "04_importance": ["100%", "fANOVA mean", "learning_rate"],
+    "05_coarse_to_fine": ["100%", "round 2: 16 trials", "best overall: trial"],
     "06_your_own_model": ["best of 4 trials", "NNX MLP    adamw", "predicted:"],
-    "07_hyperband": ["sh: 9 trials", "lane-epochs", "budget:"],
-    "08_pbt": ["random search best", "PBT best", "found schedule:"],
+    "07_hyperband": ["100%", "sh: 9 trials", "lane-epochs", "budget:"],
+    "08_pbt": ["100%", "random search best", "PBT best", "found schedule:"],
     "09_where_to_look": ["momentum=0.9: valley", "after 64 trials"],
 }
 
@@ -68,6 +68,22 @@ def test_committed_notebook_has_outputs_and_no_noise(name):
             assert out.get("name") != "stderr", f"cell {cell.id} printed to stderr"
     assert "widget" not in json.dumps(nb.metadata)  # no progress-bar widget state
     assert len(raw) < 600_000, "outputs too large: lower the figure dpi or print less"
+
+
+def test_committed_sweeps_keep_their_final_bar_and_a_results_table():
+    # Notebooks run with progress on; a bar is one output updated in place, saved finished.
+    for name, expected in EXPECTED.items():
+        nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        shown = [o.data.get("text/plain", "") for o in outputs if o.output_type == "display_data"]
+        bars = [text for text in shown if "trial/s" in text]
+        assert bool(bars) == ("100%" in expected), name
+        assert all(bar.startswith("round ") and "100%|" in bar for bar in bars), name
+    nb = nbformat.read(NOTEBOOK_DIR / "03_caviar_sweep.ipynb", as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert len(tables) == 1 and tables[0].startswith('<table class="jaxtune-results">')
+    assert tables[0].count("<tr>") == 21  # the header and the 20 best trials
 
 
 @pytest.mark.slow

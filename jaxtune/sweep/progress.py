@@ -6,7 +6,9 @@ chunk of a group includes compilation and is shown as such. A chunk that runs fa
 its expected time (more than :attr:`Watch.factor` times it and more than
 :attr:`Watch.min_seconds`; a first chunk after :attr:`Watch.first_seconds`) logs ONE
 warning on the ``jaxtune.sweep`` logger (stderr by default) with its size and what to
-try. The bar is ``tqdm.auto``: a terminal bar, or a widget in Jupyter.
+try. The bar is tqdm's: on a terminal it redraws one line of stderr; in a Jupyter kernel
+it is one output updated in place (:class:`NotebookLine`), so a saved notebook keeps the
+bar's final state and nothing on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import statistics
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +25,14 @@ from jaxtune.store import Store
 from jaxtune.sweep.callbacks import check_callbacks
 from jaxtune.sweep.records import records_from_outputs
 
-__all__ = ["ChunkWriter", "OutOfTimeError", "Watch", "check_callbacks", "timeout_line"]
+__all__ = [
+    "ChunkWriter",
+    "NotebookLine",
+    "OutOfTimeError",
+    "Watch",
+    "check_callbacks",
+    "timeout_line",
+]
 
 log = logging.getLogger("jaxtune.sweep")
 
@@ -218,31 +226,63 @@ class ChunkWriter:
             with self._lock:
                 self.bar.set_postfix_str(self._postfix(done=True), refresh=False)
             self.bar.close()
-            if _is_widget(self.bar):  # a saved notebook keeps the widget's first text (0%)
-                print(str(self.bar), file=sys.stderr)  # so its final state is saved too
 
 
-def _interactive() -> bool:
-    """A terminal on stderr, or a Jupyter kernel (where tqdm.auto draws a widget)."""
-    if sys.stderr.isatty():
-        return True
+class NotebookLine:
+    """A file for tqdm that shows its last line as one notebook output, updated in place.
+
+    A widget (``tqdm.notebook``) is saved as its first state ("0%") plus widget metadata,
+    and a text bar on stderr as one stream per refresh; this keeps one ``display_data``
+    whose saved text is the bar's final state.
+
+    Args:
+        display: ``IPython.display.display`` or a stand-in with its ``raw`` and
+            ``display_id`` keywords.
+
+    Examples:
+        >>> shown = []
+        >>> class Handle:
+        ...     def update(self, data, raw):
+        ...         shown.append(data["text/plain"])
+        >>> line = NotebookLine(lambda data, raw, display_id: Handle())
+        >>> _ = line.write("\\r 50%|#    | 1/2")
+        ... _ = line.write("\\r100%|#####| 2/2\\n")
+        >>> shown
+        [' 50%|#    | 1/2', '100%|#####| 2/2']
+    """
+
+    def __init__(self, display: Callable[..., Any] | None = None) -> None:
+        if display is None:
+            from IPython.display import display
+        self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def write(self, text: str) -> int:
+        line = text.rsplit("\r", 1)[-1].rstrip()  # tqdm redraws a line after "\r"
+        if line.strip():
+            self._handle.update({"text/plain": line}, raw=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _kernel() -> bool:
+    """Whether this runs in a Jupyter kernel."""
     shell = sys.modules.get("IPython")
     get = getattr(shell, "get_ipython", None)
     return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
 
 
-def _is_widget(bar: Any) -> bool:
-    """Whether ``bar`` is tqdm's Jupyter widget (with ipywidgets), not a text bar."""
-    return type(bar).__module__.startswith("tqdm.notebook")
+def _interactive() -> bool:
+    """A terminal on stderr, or a Jupyter kernel."""
+    return sys.stderr.isatty() or _kernel()
 
 
 def _progress_bar(total: int) -> Any:
     try:
-        with warnings.catch_warnings():
-            # Without ipywidgets, tqdm.auto falls back to text and says so once.
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            from tqdm.auto import tqdm
-
-            return tqdm(total=total, unit="trial", dynamic_ncols=True)
+        from tqdm import tqdm
     except ImportError:  # progress is a nicety: without tqdm, run quietly
         return None
+    if _kernel():  # no width to measure: tqdm draws a 10-character bar, text uncut
+        return tqdm(total=total, unit="trial", file=NotebookLine())
+    return tqdm(total=total, unit="trial", dynamic_ncols=True)

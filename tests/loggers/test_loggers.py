@@ -34,7 +34,6 @@ def _events(folder):
 
 
 def test_tensorboard_event_files_hold_each_trials_curves_and_hparams(tmp_path):
-    pytest.importorskip("tensorboardX")
     from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 
     logdir = tmp_path / "tb"
@@ -68,7 +67,6 @@ def test_tensorboard_event_files_hold_each_trials_curves_and_hparams(tmp_path):
 
 
 def test_mlflow_runs_hold_each_trials_params_metrics_and_tags(tmp_path, monkeypatch):
-    pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3: a local folder store
     uri = (tmp_path / "mlruns").as_uri()
     logger = MLflowLogger(uri, experiment="bowl")

@@ -69,18 +69,35 @@ def test_a_sweep_shows_its_bar_with_the_best_value(tmp_path, monkeypatch, capsys
     assert f"all best val_loss={res.best_value:.4g}" in err
 
 
-def test_a_notebook_widget_leaves_its_final_state_as_text(tmp_path, monkeypatch, capsys):
-    # A saved notebook keeps a widget's first text ("0%"): the final state is printed too.
+def test_a_notebook_keeps_one_output_whose_saved_text_is_the_final_bar(
+    tmp_path, monkeypatch, capsys
+):
+    # In a kernel the bar is one display updated in place: nothing on stderr, and the text
+    # a saved notebook keeps is the last update (tqdm's widget would save its first, "0%").
     import jax.numpy as jnp
 
     from jaxtune.space import LogUniform, Space
     from jaxtune.sweep import Sweep, progress
 
-    monkeypatch.setattr(progress, "_interactive", lambda: True)
-    monkeypatch.setattr(progress, "_is_widget", lambda bar: True)
+    shown: list[list[str]] = []
+
+    class Handle:
+        def update(self, data, raw):
+            assert raw
+            shown[-1].append(data["text/plain"])
+
+    def display(data, raw, display_id):
+        assert raw and display_id and data == {"text/plain": ""}
+        shown.append([])
+        return Handle()
+
+    monkeypatch.setattr(progress, "_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", display)
     space = Space(lr=LogUniform(1e-3, 1.0))
     train = lambda hparams, key: {"val_loss": jnp.abs(jnp.log10(hparams["lr"]) + 2.0)}  # noqa: E731
     res = Sweep(space, train, 4, store=str(tmp_path / "s"), chunk_size=2).run()
-    last = capsys.readouterr().err.rstrip().splitlines()[-1]
+    assert len(shown) == 1, "one output per sweep"
+    assert "100%" not in capsys.readouterr().err
+    last = shown[0][-1]
     assert last.startswith("round 0: 100%") and "4/4" in last
     assert last.endswith(f"all best val_loss={res.best_value:.4g}]")
