@@ -11,10 +11,10 @@ The rule, per device:
 1. Candidates are powers of four ``1, 4, 16, ...`` below the n-bucket (``n`` per device
    rounded up to a size bucket, see ``parallel._bucket``), then the bucket itself (full
    vmap). ``1`` is the sequential loop, so the choice is never clearly slower than it.
-2. Screening: each candidate is compiled (compile time is not counted), run once to warm
-   up, then timed as the median of 3 samples. A sample runs back-to-back chunks, as a
-   real run does, enough of them to last about 50 ms, and measures seconds per chunk
-   from the first dispatch until the outputs are on the host.
+2. Screening: each candidate is compiled (its compile time counts against the budget,
+   see Cost below), run once to warm up, then timed as the median of 3 samples. A sample
+   runs back-to-back chunks, as a real run does, enough of them to last about 50 ms, and
+   measures seconds per chunk from the first dispatch until the outputs are on the host.
 3. Growth stops at the first candidate whose throughput falls below 60 % of the best so
    far (throughput is not monotone, so a small dip does not stop it), or whose memory
    would exceed ``max_memory``. The powers of two beside the best are screened too.
@@ -34,14 +34,15 @@ The rule, per device:
    than whichever size the noise favoured this time.
 
 Cost: calibration chunks run the run's own next trials (outputs kept); once those run
-out, they replay real trials and discard the outputs. Running them may take half the
+out, they replay real trials and discard the outputs. Compiling the sizes tried (seconds
+each on CPU, once per process, or once ever with
+:func:`jaxtune.parallel.enable_compilation_cache`) and running them may take half the
 time the sequential loop would need for the whole run, at least 1 s; past that budget,
-screening takes one sample, screens no more sizes, and the final rounds stop at 3.
-Compiling each size tried (seconds each on CPU) comes on top, once per process, or once
-ever with :func:`jaxtune.parallel.enable_compilation_cache`. Measurements are cached in
-memory; with :func:`jaxtune.parallel.enable_calibration_cache` they are also kept on
-disk (see ``calibration_cache``), so a new process reuses them and compiles only the
-size it runs.
+screening takes one sample, screens no more sizes (past ``1`` and ``4``), and the final
+rounds stop at 3. So a short run on a cold cache compiles two sizes, not five.
+Measurements are cached in memory; with
+:func:`jaxtune.parallel.enable_calibration_cache` they are also kept on disk (see
+``calibration_cache``), so a new process reuses them and compiles only the size it runs.
 
 Memory is XLA's own estimate for the compiled program (``compiled.memory_analysis()``);
 before compiling a candidate, it is extrapolated linearly from the ones compiled so far.
@@ -270,7 +271,11 @@ def calibrate(
         """Compile, warm up and time k lanes per device; False when over max_memory."""
         if k > 1 and too_big(k):
             return False
+        compiling = time.perf_counter()
         program = program_for(k)
+        # Compiling counts against the budget: a run too short to repay compiling another
+        # size (a cold cache, a few trials) stops screening early instead.
+        timer.spent += _agree(time.perf_counter() - compiling, job.placement)
         memory[k] = program.memory_bytes
         if max_memory is not None and (program.memory_bytes or 0) > max_memory:
             if k == 1:

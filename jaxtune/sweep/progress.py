@@ -246,7 +246,7 @@ class NotebookLine:
         ...         shown.append(data["text/plain"])
         >>> line = NotebookLine(lambda data, raw, display_id: Handle())
         >>> _ = line.write("\\r 50%|#    | 1/2")
-        ... _ = line.write("\\r100%|#####| 2/2\\n")
+        >>> _ = line.write("\\r100%|#####| 2/2\\n")
         >>> shown
         [' 50%|#    | 1/2', '100%|#####| 2/2']
     """
