@@ -39,7 +39,7 @@ each on CPU, once per process, or once ever with
 :func:`jaxtune.parallel.enable_compilation_cache`) and running them may take half the
 time the sequential loop would need for the whole run, at least 1 s; past that budget,
 screening takes one sample, screens no more sizes (past ``1`` and ``4``), and the final
-rounds stop at 3. So a short run on a cold cache compiles two sizes, not five.
+rounds stop at 3. So a short run on a cold cache compiles two sizes (``1`` and ``4``).
 Measurements are cached in memory; with
 :func:`jaxtune.parallel.enable_calibration_cache` they are also kept on disk (see
 ``calibration_cache``), so a new process reuses them and compiles only the size it runs.

@@ -1,5 +1,7 @@
 """Tests for ``chunk_size="auto"``: calibrate once, reuse the choice, respect max_memory."""
 
+import time
+
 import jax
 import pytest
 from parallel_helpers import N, assert_trees_close, cheap_reference, make_cheap, sample
@@ -29,6 +31,27 @@ def test_auto_calibrates_once_then_reuses_the_choice():
 
     parallel.clear_cache()
     assert parallel.cached_calibrations() == ()
+
+
+def test_a_short_run_whose_compiles_are_slow_screens_only_one_and_four(monkeypatch):
+    # A cold cache: each compile costs 0.6 s, more than this run of 10 cheap trials could
+    # save, so screening stops after the two sizes it always tries (1 s budget spent).
+    hp, keys = sample(), jax.random.split(jax.random.key(5), N)
+    parallel.clear_cache()
+    fn, _ = make_cheap()
+    compile_for_real = programs.get_program
+
+    def slow_compile(*args):
+        time.sleep(0.6)
+        return compile_for_real(*args)
+
+    monkeypatch.setattr(programs, "get_program", slow_compile)
+    out = parallel.run(fn, hp, keys)
+    assert_trees_close(out, cheap_reference(hp, keys))
+    (calibration,) = parallel.cached_calibrations()
+    assert calibration.bucket == 16
+    assert [k for k, _ in calibration.seconds] == [1, 4]  # not 16, nor the neighbours
+    parallel.clear_cache()
 
 
 def test_auto_keeps_memory_under_max_memory():
