@@ -44,6 +44,7 @@ from jaxtune.space.values import (  # noqa: F401 (re-exported: discrete, sampler
     as_integer,
     as_real,
     check_count,
+    check_float32,
     check_margin,
     check_sample,
     check_static,
@@ -320,9 +321,10 @@ class Fixed(Dimension):
             raise TypeError(f"Fixed: value must be a number, string or bool, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"Fixed: value must be finite, got {value!r}")
-        if is_number(value):  # no wrap-around of int32, no overflow of float32
-            ends = INT32_ENDS if isinstance(value, int) else F32_ENDS
-            check_sample("Fixed", "value", value, *ends)
+        if isinstance(value, float):  # no overflow or underflow of float32
+            check_float32("Fixed", "value", value)
+        elif is_number(value):  # no wrap-around of int32
+            check_sample("Fixed", "value", value, *INT32_ENDS)
         object.__setattr__(self, "value", value)
 
     def __repr__(self) -> str:

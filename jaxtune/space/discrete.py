@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtune.space.dimensions import (
-    F32_ENDS,
     INT32_ENDS,
     INT32_MAX,
     INT32_MIN,
@@ -29,6 +28,7 @@ from jaxtune.space.dimensions import (
     Uniform,
     as_integer,
     check_count,
+    check_float32,
     check_margin,
     check_sample,
     check_static,
@@ -184,8 +184,10 @@ class Choice(Dimension):
         exact = (-(2**24), 2**24, "ints with floats are float32 samples, exact up to 2**24")
         int_ends = exact if self.dtype == np.float32 else INT32_ENDS
         for v in self.values:
-            low, high, why = int_ends if isinstance(v, int) else F32_ENDS
-            check_sample("Choice", "values", v, low, high, why)
+            if isinstance(v, int):
+                check_sample("Choice", "values", v, *int_ends)
+            else:
+                check_float32("Choice", "values", v)
 
     # Equality sees types: Choice([1, 2]) samples int32, Choice([1.0, 2.0]) float32.
     def __eq__(self, other: object) -> bool:
@@ -245,7 +247,11 @@ class Choice(Dimension):
         """The values seen among ``values``, in the original order (still a Choice)."""
         check_margin(margin)
         seen = set(self._index(self._zoom_values(values), np).tolist())
-        return Choice([v for i, v in enumerate(self.values) if i in seen], static=self.static)
+        kept = [v for i, v in enumerate(self.values) if i in seen]
+        try:
+            return Choice(kept, static=self.static)
+        except ValueError:  # labels kept only numbers that samples cannot hold alone
+            return self
 
 
 def _is_nested(fields: Mapping[str, Any]) -> bool:

@@ -38,6 +38,24 @@ def check_sample(cls: str, arg: str, value: float, low: float, high: float, why:
         raise ValueError(f"{cls}: {arg} must lie in [{ends}] ({why}), got {value}")
 
 
+def check_float32(cls: str, arg: str, value: float) -> None:
+    """Raises ValueError unless float32 holds ``value``: in range, and 0 or a normal number.
+
+    Examples:
+        >>> check_float32("Fixed", "value", 1e-3)
+        >>> check_float32("Fixed", "value", 1e-170)
+        Traceback (most recent call last):
+        ...
+        ValueError: Fixed: value must be 0 or at least 1.17549435e-38 in size ...
+    """
+    check_sample(cls, arg, value, *F32_ENDS)
+    if value != 0 and abs(value) < F32_TINY:  # silently sampled as 0.0 otherwise
+        raise ValueError(
+            f"{cls}: {arg} must be 0 or at least {F32_TINY:.9g} in size "
+            f"(float32 samples; smaller ones flush to 0), got {value}"
+        )
+
+
 def check_static(cls: str, value: Any) -> None:
     """``TypeError`` unless ``static`` is a bool (``static=1`` is a slip, not a choice).
 

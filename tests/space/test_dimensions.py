@@ -197,6 +197,9 @@ UNHELD = [
     (lambda: Choice([16777217, 0.5]), r"values must lie in \[-16777216, 16777216\]"),
     (lambda: Choice([-16777217, 0.5]), r"values must lie in \[-16777216, 16777216\]"),
     (lambda: Choice([1, 1e39]), r"values must lie in \[-3\.4028234\de\+38, "),
+    # float32 flushes these to 0.0: Choice([1e-170, 1.0]) would sample 0.0.
+    (lambda: Choice([1e-170, 1.0]), r"values must be 0 or at least 1\.17549435e-38 in size"),
+    (lambda: Fixed(-1e-40), r"value must be 0 or at least 1\.17549435e-38 in size"),
 ]
 
 
@@ -212,3 +215,12 @@ def test_values_at_the_ends_of_the_sample_dtypes_are_kept():
     assert Choice([2**31 - 1, -(2**31)]).from_unit(jnp.zeros(1)).tolist() == [2**31 - 1]
     assert Fixed(-(2**31)).from_unit(jnp.zeros(1)).tolist() == [-(2**31)]
     assert Choice(["a", 2**40]).decode([1]) == [2**40]  # labels: samples hold the index
+    assert Choice([0.0, float(np.finfo(np.float32).tiny)]).from_unit(jnp.ones(1)).tolist()[0] > 0
+
+
+def test_a_zoom_that_keeps_only_numbers_samples_cannot_hold_keeps_the_labels():
+    # Kept alone, 0 and 1e-170 would be one float32: the zoom cannot narrow.
+    mixed = Choice([0, 1e-170, ""])
+    assert mixed.zoom(jnp.array([0, 1])) == mixed
+    assert Choice(["a", 2**40, 3]).zoom(jnp.array([1])) == Choice(["a", 2**40, 3])
+    assert Choice(["a", 1, 3]).zoom(jnp.array([1, 2])) == Choice([1, 3])
